@@ -1,0 +1,26 @@
+"""Shared fixtures: a fresh Pathway graph per test and the vendored CDNOW log."""
+
+from pathlib import Path
+
+import pathway as pw
+import pytest
+
+CDNOW_PATH = Path(__file__).resolve().parent.parent / "pw_duckdb_sink" / "data" / "CDNOW_master.txt"
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    """Each test builds its own Pathway graph; a leftover one would run again in pw.run()."""
+    pw.internals.parse_graph.G.clear()
+    yield
+    pw.internals.parse_graph.G.clear()
+
+
+@pytest.fixture
+def cdnow_path() -> Path:
+    return CDNOW_PATH
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "sink.duckdb"
