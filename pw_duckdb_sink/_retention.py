@@ -1,0 +1,212 @@
+"""Retention: compact a change log at a horizon so it stops growing without bound.
+
+Compaction replaces every change with ``time <= horizon`` by the consolidated state those
+changes add up to: one row per distinct row with ``diff`` = its net count (rows that net to 0
+are dropped; a net count beyond SMALLINT's 32767 is split over several rows). So:
+
+* ``as_of(t)`` is unchanged for every ``t >= horizon``; moments before the horizon are gone
+  (``as_of`` refuses them, reading the horizon recorded in ``_pw_duckdb_sink_retention``);
+* the all-time consolidation, which the baseline reads, is unchanged.
+
+Writers stay apart. The baseline leaves out the rows of a named writer by matching the times in
+``_pw_duckdb_sink_commits``, so the rows of one writer must never be merged with another's.
+The rule: the times up to the horizon are grouped by the set of writers that committed at that
+time (a time no commit recorded forms its own group, e.g. rows of the native writer); each
+group is consolidated on its own and lands at the group's latest time, which is one of its own
+commit times. Every group keeps exactly the writers it had, so "leave out writer X" still
+leaves out the same net rows. The commits of each group collapse into one row per writer at
+that time, whose ``rows`` is the number of change rows the table now holds at it.
+
+All of it runs in one transaction: :func:`compact` opens its own; the writer's ``retention=``
+calls :func:`compact_locked` inside the transaction of a minibatch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import duckdb
+
+from pw_duckdb_sink._sql import column_list, quote_ident
+
+RETENTION_TABLE = "_pw_duckdb_sink_retention"
+COMMITS_TABLE = "_pw_duckdb_sink_commits"
+_MAP = "_pw_duckdb_sink_compact_map"  # temp: time -> the time its group lands at
+_NET = "_pw_duckdb_sink_compact_net"  # temp: the consolidated rows
+_KEEP = "_pw_duckdb_sink_compact_commits"  # temp: the commit rows that stay
+_N = "_pw_duckdb_sink_n"  # the net count column of _NET
+_SMALLINT_MAX = 32767
+
+
+@dataclasses.dataclass(frozen=True)
+class Compaction:
+    """What one compaction did."""
+
+    horizon: int  # ms epoch; changes at or before it were consolidated
+    rows_before: int  # change rows of the table before
+    rows_after: int  # and after
+
+
+def compact(database_or_con, table_name: str, horizon) -> Compaction:
+    """Consolidate the changes of change log ``table_name`` up to ``horizon``, in one transaction.
+
+    Args:
+        database_or_con: path of the DuckDB file (opened read-write, then closed) or an open
+            read-write connection that is not inside a transaction.
+        table_name: a change log (``output_table_type="stream_of_changes"``).
+        horizon: a moment as for ``as_of``: ``datetime`` (naive = UTC), pandas ``Timestamp``,
+            ISO string, ``int`` millisecond epoch, or a ``timedelta`` meaning "that long ago"
+            (``compact(db, "t", timedelta(days=30))`` keeps a month of history).
+
+    Afterwards ``as_of(t)`` is unchanged for every ``t >= horizon`` and refuses ``t < horizon``;
+    the all-time consolidation (the baseline) is unchanged, writer by writer.
+    """
+    from pw_duckdb_sink._time_travel import to_epoch_ms
+
+    horizon_ms = to_epoch_ms(horizon, what="horizon")
+    if isinstance(database_or_con, duckdb.DuckDBPyConnection):
+        return _in_own_transaction(database_or_con, table_name, horizon_ms)
+    if not isinstance(database_or_con, (str, os.PathLike)):
+        raise ValueError(f"database_or_con={database_or_con!r} is neither a path nor a duckdb "
+                         f"connection")
+    path = os.fspath(database_or_con)
+    if not os.path.exists(path):
+        raise ValueError(f"no DuckDB database at {path!r}; check the path given to write()")
+    con = _connect_read_write(path)
+    try:
+        return _in_own_transaction(con, table_name, horizon_ms)
+    finally:
+        con.close()
+
+
+def _in_own_transaction(con, table_name: str, horizon_ms: int) -> Compaction:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        result = compact_locked(con, table_name, horizon_ms)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return result
+
+
+def _connect_read_write(path: str):
+    try:
+        from pw_duckdb_sink import _connect
+    except ImportError:
+        return duckdb.connect(path)
+    return _connect.connect(path)
+
+
+def compact_locked(con, table_name: str, horizon_ms: int) -> Compaction:
+    """:func:`compact` inside the caller's open transaction (the writer's ``retention=``)."""
+    from pw_duckdb_sink._time_travel import _change_log_columns
+
+    user_cols, _ = _change_log_columns(con, table_name)
+    if _N in user_cols:
+        raise ValueError(f"column {_N!r} of {table_name!r} is reserved by pw_duckdb_sink")
+    table = quote_ident(table_name)
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    has_commits = _exists(con, COMMITS_TABLE)
+    _build_time_map(con, table, table_name, horizon_ms, has_commits)
+    _build_net_rows(con, table, user_cols)
+    cols = column_list(user_cols)
+    n = quote_ident(_N)
+    con.execute(f'DELETE FROM {table} WHERE "time" <= ?', [horizon_ms])
+    # A net count beyond SMALLINT is spread over ceil(|net| / 32767) rows of the same sign.
+    con.execute(
+        f'INSERT INTO {table} ({cols}, "time", "diff") '
+        f'SELECT {cols}, "time", CAST(sign({n}) * least({_SMALLINT_MAX}, abs({n}) - {_SMALLINT_MAX} * i) '
+        f'AS SMALLINT) FROM {quote_ident(_NET)}, '
+        f'range(CAST((abs({n}) + {_SMALLINT_MAX - 1}) // {_SMALLINT_MAX} AS BIGINT)) AS r(i) '
+        f'ORDER BY "time"')
+    if has_commits:
+        _compact_commits(con, table, table_name, horizon_ms)
+    _record_horizon(con, table_name, horizon_ms)
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(_MAP)}")
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(_NET)}")
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(_KEEP)}")
+    after = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    return Compaction(horizon=horizon_ms, rows_before=before, rows_after=after)
+
+
+def _build_time_map(con, table: str, table_name: str, horizon_ms: int, has_commits: bool) -> None:
+    """Temp table (time, target): each time up to the horizon and where its group lands."""
+    if has_commits:
+        # A group is the set of writers that committed at a time ('?' = unnamed writer);
+        # a time with data but no commit gets the empty set.
+        times = (
+            f'SELECT "time" FROM {table} WHERE "time" <= $h '
+            f'UNION SELECT "time" FROM {quote_ident(COMMITS_TABLE)} '
+            f'WHERE table_name = $name AND "time" <= $h')
+        groups = (
+            f"SELECT \"time\", list_sort(list(DISTINCT coalesce('=' || writer_name, '?'))) AS grp "
+            f"FROM {quote_ident(COMMITS_TABLE)} WHERE table_name = $name AND \"time\" <= $h "
+            f'GROUP BY "time"')
+        query = (
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(_MAP)} AS "
+            f"WITH times AS ({times}), groups AS ({groups}) "
+            f'SELECT times."time", max(times."time") OVER (PARTITION BY coalesce(groups.grp, [])) '
+            f'AS target FROM times LEFT JOIN groups ON times."time" = groups."time"')
+        con.execute(query, {"h": horizon_ms, "name": table_name})
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {quote_ident(_MAP)} AS "
+            f'SELECT DISTINCT "time", max("time") OVER () AS target FROM {table} '
+            f'WHERE "time" <= ?', [horizon_ms])
+
+
+def _build_net_rows(con, table: str, user_cols: list[str]) -> None:
+    """Temp table: per group landing time, each distinct row with its nonzero net count."""
+    qualified = ", ".join(f"d.{quote_ident(c)}" for c in user_cols)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(_NET)} AS "
+        f'SELECT {qualified}, m.target AS "time", CAST(SUM(d."diff") AS BIGINT) AS {quote_ident(_N)} '
+        f'FROM {table} AS d JOIN {quote_ident(_MAP)} AS m ON d."time" = m."time" '
+        f'GROUP BY {qualified}, m.target HAVING SUM(d."diff") <> 0')
+
+
+def _compact_commits(con, table: str, table_name: str, horizon_ms: int) -> None:
+    """One commit row per writer and group landing time, counting the rows now stored there."""
+    commits = quote_ident(COMMITS_TABLE)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quote_ident(_KEEP)} AS "
+        f"SELECT c.writer_name, m.target AS \"time\", max(c.committed_at) AS committed_at "
+        f"FROM {commits} AS c JOIN {quote_ident(_MAP)} AS m ON c.\"time\" = m.\"time\" "
+        f"WHERE c.table_name = $name GROUP BY c.writer_name, m.target",
+        {"name": table_name})
+    con.execute(f'DELETE FROM {commits} WHERE table_name = $name AND "time" <= $h',
+                {"name": table_name, "h": horizon_ms})
+    con.execute(
+        f"INSERT INTO {commits} (table_name, writer_name, \"time\", \"rows\", committed_at) "
+        f"SELECT $name, k.writer_name, k.\"time\", "
+        f"(SELECT count(*) FROM {table} AS d WHERE d.\"time\" = k.\"time\"), k.committed_at "
+        f"FROM {quote_ident(_KEEP)} AS k ORDER BY k.\"time\"",
+        {"name": table_name})
+
+
+def _record_horizon(con, table_name: str, horizon_ms: int) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {quote_ident(RETENTION_TABLE)} ("
+        f"table_name VARCHAR PRIMARY KEY, horizon BIGINT NOT NULL, compacted_at TIMESTAMP NOT NULL)")
+    con.execute(
+        f"INSERT INTO {quote_ident(RETENTION_TABLE)} VALUES (?, ?, now()::TIMESTAMP) "
+        f"ON CONFLICT (table_name) DO UPDATE SET "
+        f"horizon = greatest(horizon, excluded.horizon), compacted_at = excluded.compacted_at",
+        [table_name, horizon_ms])
+
+
+def compacted_horizon(con, table_name: str) -> int | None:
+    """The latest horizon ``table_name`` was compacted at, or None if never."""
+    if not _exists(con, RETENTION_TABLE):
+        return None
+    row = con.execute(f"SELECT horizon FROM {quote_ident(RETENTION_TABLE)} WHERE table_name = ?",
+                      [table_name]).fetchall()
+    return row[0][0] if row else None
+
+
+def _exists(con, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = ?", [name]).fetchall()[0][0])

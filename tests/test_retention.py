@@ -1,0 +1,145 @@
+"""compact(): the past up to a horizon collapses, every later state and the all-time totals stay."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import duckdb
+import pytest
+
+from pw_duckdb_sink._retention import compact, compacted_horizon
+from pw_duckdb_sink._time_travel import as_of
+from tests.history_logs import consolidate, rows_of, simulate, write_log
+
+START = 1_700_000_000_000
+
+
+def _writers(times, seed=3):
+    """A named writer 'a', an unnamed one (None), a shared time, and times nobody recorded."""
+    rng = random.Random(seed)
+    plan = {}
+    for t in times:
+        pick = rng.random()
+        if pick < 0.4:
+            plan[t] = ["a"]
+        elif pick < 0.7:
+            plan[t] = [None]
+        elif pick < 0.8:
+            plan[t] = ["a", "b"]
+        # else: no commit row (e.g. written by the native writer)
+    return plan
+
+
+def _writer_times(con, name):
+    return [t for (t,) in con.execute(
+        'SELECT DISTINCT time FROM "_pw_duckdb_sink_commits" WHERE writer_name = ?', [name]).fetchall()]
+
+
+def _baseline_without(con, name):
+    """The baseline rule: the all-time consolidation minus the rows at the writer's commit times."""
+    return consolidate(con, "sales", where='time NOT IN (SELECT time FROM "_pw_duckdb_sink_commits" '
+                                          'WHERE writer_name = ?)', params=[name])
+
+
+@pytest.fixture
+def log(db_path):
+    changes, states = simulate(11, batches=60, start_ms=START)
+    con = duckdb.connect(str(db_path))
+    write_log(con, "sales", changes, writers=_writers(sorted(states)))
+    return con, states
+
+
+def test_compaction_keeps_every_later_state_and_the_all_time_totals(log):
+    con, states = log
+    times = sorted(states)
+    horizon = times[40]
+    all_time = consolidate(con, "sales")
+    without = {w: _baseline_without(con, w) for w in ("a", "b")}
+    result = compact(con, "sales", horizon)
+    assert result.rows_after < result.rows_before
+    for t in times[40:]:
+        assert rows_of(as_of(con, "sales", t)) == states[t]
+    assert consolidate(con, "sales") == all_time
+    # Leaving out a named writer's rows (the baseline with persistence) gives the same as before.
+    assert {w: _baseline_without(con, w) for w in ("a", "b")} == without
+
+
+def test_compacted_rows_sit_at_the_own_commit_times_of_their_writers(log):
+    con, states = log
+    horizon = sorted(states)[40]
+    compact(con, "sales", horizon)
+    old_times = {t for (t,) in con.execute("SELECT DISTINCT time FROM sales WHERE time <= ?",
+                                           [horizon]).fetchall()}
+    # One landing time per writer group: 'a' alone, unnamed alone, 'a'+'b', unrecorded.
+    assert len(old_times) <= 4
+    commits = con.execute('SELECT writer_name, time, "rows" FROM "_pw_duckdb_sink_commits" '
+                          'WHERE time <= ?', [horizon]).fetchall()
+    assert Counter(w for w, _, _ in commits) == Counter({"a": 2, None: 1, "b": 1})
+    for _, t, rows in commits:
+        assert rows == con.execute("SELECT count(*) FROM sales WHERE time = ?", [t]).fetchall()[0][0]
+
+
+def test_compaction_bounds_the_row_count(db_path):
+    con = duckdb.connect(str(db_path))
+    changes, states = simulate(5, batches=400, start_ms=START)
+    write_log(con, "sales", changes)
+    times = sorted(states)
+    horizon = times[-10]
+    compact(con, "sales", horizon)
+    distinct_at_horizon = len(states[horizon])
+    later = sum(1 for c in changes if c[2] > horizon)
+    assert con.execute("SELECT count(*) FROM sales").fetchall()[0][0] <= distinct_at_horizon + later
+    assert rows_of(as_of(con, "sales", times[-1])) == states[times[-1]]
+
+
+def test_repeated_compaction_keeps_the_invariants(log):
+    con, states = log
+    times = sorted(states)
+    all_time = consolidate(con, "sales")
+    for i in (10, 25, 25, 50):
+        compact(con, "sales", times[i])
+        for t in times[i:]:
+            assert rows_of(as_of(con, "sales", t)) == states[t]
+        assert consolidate(con, "sales") == all_time
+    assert compacted_horizon(con, "sales") == times[50]
+
+
+def test_as_of_refuses_moments_before_the_horizon(log):
+    con, states = log
+    times = sorted(states)
+    compact(con, "sales", times[30])
+    with pytest.raises(ValueError, match="compacted up to"):
+        as_of(con, "sales", times[29])
+
+
+def test_net_counts_beyond_smallint_are_split(db_path):
+    con = duckdb.connect(str(db_path))
+    con.execute('CREATE TABLE sales (country VARCHAR, amount DOUBLE, time BIGINT, diff SMALLINT)')
+    # 70000 copies of one row and 40000 retractions of another (a log that starts mid-way).
+    con.execute("INSERT INTO sales SELECT 'PL', 1.0, 10 + i % 5, 1 FROM range(70000) r(i)")
+    con.execute("INSERT INTO sales SELECT 'DE', 2.0, 10 + i % 5, -1 FROM range(40000) r(i)")
+    con.execute("INSERT INTO sales VALUES ('CZ', 3.0, 11, 1), ('CZ', 3.0, 12, -1)")
+    compact(con, "sales", 20)
+    rows = con.execute("SELECT country, diff FROM sales").fetchall()
+    assert all(abs(d) <= 32767 for _, d in rows)
+    assert consolidate(con, "sales") == Counter({("PL", 1.0): 70000, ("DE", 2.0): -40000})
+    assert len(rows) == 3 + 2  # ceil(70000/32767) + ceil(40000/32767); CZ nets to zero
+
+
+def test_compact_opens_a_path_and_rejects_bad_input(db_path):
+    con = duckdb.connect(str(db_path))
+    changes, states = simulate(2, batches=10, start_ms=START)
+    write_log(con, "sales", changes)
+    con.execute("CREATE TABLE totals (country VARCHAR PRIMARY KEY, amount DOUBLE)")
+    con.close()
+    last = max(states)
+    # No commits table: one group, so one row per distinct row of the final state.
+    assert compact(db_path, "sales", last).rows_after == len(states[last])
+    check = duckdb.connect(str(db_path), read_only=True)
+    assert consolidate(check, "sales") == states[last]
+    check.close()
+    with pytest.raises(ValueError, match="not a change log"):
+        compact(db_path, "totals", last)
+    with pytest.raises(ValueError, match="no DuckDB database"):
+        compact(db_path.with_name("absent.duckdb"), "sales", last)
