@@ -1,0 +1,231 @@
+"""PathwayViz bridge: pre-fill dashboard widgets from tables that ``write`` persisted.
+
+A restarted dashboard otherwise shows empty charts until new data arrives. Call these after
+``server.start()`` and before ``pw.run()``: each reads one table (read-only, its own
+connection) and sends the points through pathway-viz, which keeps them as the widget's history
+for every browser that connects later.
+
+pathway-viz's constraints shape the code: it accepts data only once started, wants integer
+millisecond timestamps in ascending order, keeps 1000 points per widget, and its channel drops
+messages sent in a burst, so sending is paced (``chunk`` messages, then ``pause_s``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import _catalog
+from ._connect import connect
+from ._sql import quote_ident
+
+logger = logging.getLogger(__name__)
+
+#: pathway-viz keeps at most this many points per widget.
+MAX_POINTS = 1000
+#: Pacing measured to be loss-free on a loaded 2-core machine (bursts of ~750+ messages drop).
+DEFAULT_CHUNK = 20
+DEFAULT_PAUSE_S = 0.005
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """What one preload call sent: the widget, the table, how many messages, the time span."""
+
+    widget_id: str
+    table_name: str
+    messages: int
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    def __str__(self) -> str:
+        span = "" if self.first_ms is None else f" ({_iso(self.first_ms)} .. {_iso(self.last_ms)})"
+        return f"{self.widget_id}: {self.messages} point(s) from {self.table_name}{span}"
+
+
+def _iso(ms: int | None) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_epoch_ms(value: Any) -> int:
+    """A time value as integer epoch milliseconds (naive datetimes are taken as UTC).
+
+    Integers are taken as milliseconds already (the sink's ``time`` column); floats as seconds,
+    like pathway-viz's own charts do.
+    """
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return calendar.timegm(value.timetuple()) * 1000 + value.microsecond // 1000
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dt.date):
+        return calendar.timegm(value.timetuple()) * 1000
+    if isinstance(value, bool):
+        raise ValueError(f"cannot use a boolean {value!r} as a time")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value * 1000)
+    raise ValueError(f"cannot use {value!r} ({type(value).__name__}) as a time: "
+                     "use a TIMESTAMP, DATE or integer millisecond column")
+
+
+def _check_server(server: Any, widget_id: str) -> None:
+    if not getattr(server, "_started", False):
+        raise RuntimeError("pathway-viz accepts data only after server.start(); "
+                           "call the preload after start() and before pw.run()")
+    widgets = getattr(server, "widgets", None)
+    if widgets is not None and widget_id not in widgets:
+        raise ValueError(f"no widget {widget_id!r} is registered with the server "
+                         f"(registered: {sorted(widgets)}); register it before preloading")
+
+
+def _send(messages: Sequence[dict], *, chunk: int, pause_s: float) -> None:
+    import pathwayviz as pv
+
+    for i, message in enumerate(messages, start=1):
+        pv.send_json(message)
+        if i % chunk == 0 and i < len(messages):
+            time.sleep(pause_s)
+
+
+def _table_kind(con, table_name: str) -> str:
+    """'snapshot' or 'stream_of_changes', from the sink's catalog or else from the columns."""
+    for entry in _catalog.read_tables(con):
+        if entry["table_name"] == table_name:
+            return entry["kind"]
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ?", [table_name]).fetchall()}
+    if not columns:
+        raise ValueError(f"table {table_name!r} does not exist in this database; "
+                         "run the pipeline that writes it first")
+    return "stream_of_changes" if {"time", "diff"} <= columns else "snapshot"
+
+
+def _current_rows(database: str | os.PathLike, table_name: str, columns: Sequence[str],
+                  *, order_by: Sequence[str], descending: bool, limit: int) -> list[tuple]:
+    """The table's current rows (a change log consolidated), ordered, at most ``limit``."""
+    if not os.path.exists(database):
+        return []
+    con = connect(database, read_only=True)
+    try:
+        kind = _table_kind(con, table_name)
+        cols = ", ".join(quote_ident(c) for c in columns)
+        source = quote_ident(table_name)
+        if kind == "stream_of_changes":
+            # The consolidated state: every row whose changes add up to a presence.
+            source = (f"(SELECT * EXCLUDE (time, diff) FROM {source} "
+                      f"GROUP BY ALL HAVING SUM(diff) > 0)")
+        direction = "DESC" if descending else "ASC"
+        order = ", ".join(f"{quote_ident(c)} {direction}" for c in order_by)
+        return con.execute(f"SELECT {cols} FROM {source} ORDER BY {order} LIMIT ?",
+                           [limit]).fetchall()
+    finally:
+        con.close()
+
+
+def preload_chart(server: Any, *, widget_id: str, database: str | os.PathLike, table_name: str,
+                  time_column: str, value_column: str, max_points: int = MAX_POINTS,
+                  chunk: int = DEFAULT_CHUNK, pause_s: float = DEFAULT_PAUSE_S) -> Preloaded:
+    """Send the latest ``max_points`` (time, value) rows of ``table_name`` to a chart widget.
+
+    The rows are the table's current state (a change log is consolidated first), the newest
+    ``max_points`` by ``time_column``, sent oldest first. A missing database sends nothing.
+    """
+    _check_server(server, widget_id)
+    if not 1 <= max_points <= MAX_POINTS:
+        raise ValueError(f"max_points must be between 1 and {MAX_POINTS} (pathway-viz keeps "
+                         f"{MAX_POINTS} points per widget), got {max_points!r}")
+    rows = _current_rows(database, table_name, [time_column, value_column],
+                         order_by=[time_column], descending=True, limit=max_points)
+    points = sorted((to_epoch_ms(t), v) for t, v in rows if v is not None)
+    messages = [{"type": "data", "widget": widget_id, "value": _number(v), "timestamp": ms}
+                for ms, v in points]
+    _send(messages, chunk=chunk, pause_s=pause_s)
+    report = Preloaded(widget_id, table_name, len(messages),
+                       points[0][0] if points else None, points[-1][0] if points else None)
+    logger.info("preloaded %s", report)
+    return report
+
+
+def preload_stat(server: Any, *, widget_id: str, database: str | os.PathLike, table_name: str,
+                 value_column: str, time_column: str | None = None,
+                 value: float | None = None) -> Preloaded:
+    """Show the current value of ``value_column`` on a stat widget.
+
+    With several current rows, the one with the greatest ``time_column`` wins. Pass ``value``
+    to show a figure computed elsewhere (e.g. ``read_baseline``) instead of reading the table.
+    """
+    _check_server(server, widget_id)
+    stamp = int(time.time() * 1000)
+    if value is None:
+        columns = [value_column] + ([time_column] if time_column else [])
+        rows = _current_rows(database, table_name, columns,
+                             order_by=[time_column or value_column], descending=True, limit=1)
+        if not rows or rows[0][0] is None:
+            return Preloaded(widget_id, table_name, 0)
+        value = rows[0][0]
+        if time_column:
+            stamp = to_epoch_ms(rows[0][1])
+    message = {"type": "data", "widget": widget_id, "value": _number(value), "delta": None,
+               "timestamp": stamp}
+    _send([message], chunk=DEFAULT_CHUNK, pause_s=0)
+    report = Preloaded(widget_id, table_name, 1, stamp, stamp)
+    logger.info("preloaded %s", report)
+    return report
+
+
+def preload_table(server: Any, *, widget_id: str, database: str | os.PathLike, table_name: str,
+                  key_column: str, columns: Sequence[str], order_by: str, descending: bool = True,
+                  limit: int = 10, chunk: int = DEFAULT_CHUNK,
+                  pause_s: float = DEFAULT_PAUSE_S) -> Preloaded:
+    """Upsert the first ``limit`` rows of ``table_name`` (by ``order_by``) into a table widget.
+
+    Each row is keyed by ``str(row[key_column])``: live updates sent with the same keys (see
+    :func:`table_row_message`) then replace these rows instead of adding to them.
+    """
+    _check_server(server, widget_id)
+    wanted = list(dict.fromkeys([key_column, *columns]))
+    rows = _current_rows(database, table_name, wanted, order_by=[order_by],
+                         descending=descending, limit=limit)
+    messages = [table_row_message(widget_id, dict(zip(wanted, row)), key_column=key_column,
+                                  columns=columns) for row in rows]
+    _send(messages, chunk=chunk, pause_s=pause_s)
+    report = Preloaded(widget_id, table_name, len(messages))
+    logger.info("preloaded %s", report)
+    return report
+
+
+def table_row_message(widget_id: str, row: dict, *, key_column: str,
+                      columns: Sequence[str]) -> dict:
+    """The pathway-viz message that upserts ``row`` into a table widget, keyed by a column."""
+    return {"type": "data", "widget": widget_id, "op": "upsert", "key": str(row[key_column]),
+            "row": {c: _plain(row[c]) for c in columns}}
+
+
+def _number(value: Any) -> Any:
+    # DuckDB DECIMAL comes back as decimal.Decimal, which json cannot encode.
+    return float(value) if not isinstance(value, (int, float)) else value
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def send(message: dict) -> None:
+    """Send one raw message (for live updates the built-in widgets do not cover)."""
+    import pathwayviz as pv
+
+    pv.send_json(json.loads(json.dumps(message, default=str)))
