@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
 import logging
 import os
 import time
@@ -228,4 +227,40 @@ def send(message: dict) -> None:
     """Send one raw message (for live updates the built-in widgets do not cover)."""
     import pathwayviz as pv
 
-    pv.send_json(json.loads(json.dumps(message, default=str)))
+    pv.send_json(message)
+
+
+def ascending_chart(pw_table: Any, y_column: str, *, x_column: str, **kwargs: Any) -> Any:
+    """A ``pv.Chart`` that never sends a point older than the last one it (or a preload) sent.
+
+    After a crash, Pathway replays the minibatches since its last snapshot; their points are
+    already on the chart (pre-filled from DuckDB), and pathway-viz wants ascending timestamps.
+    Call ``chart.mark_sent(report.last_ms)`` with the preload's report.
+    """
+    import pathwayviz as pv
+
+    class AscendingChart(pv.Chart):
+        last_ms: int | None = None
+
+        def mark_sent(self, ms: int | None) -> None:
+            if ms is not None and (self.last_ms is None or ms > self.last_ms):
+                self.last_ms = ms
+
+        def _activate(self, server: Any) -> None:
+            import pathway as pw
+
+            self._server = server
+
+            def on_change(key: Any, row: dict, time: int, is_addition: bool) -> None:
+                if not is_addition or row.get(self.y_column) is None:
+                    return
+                ms = to_epoch_ms(row[self.x_column])
+                if self.last_ms is not None and ms < self.last_ms:
+                    return
+                self.last_ms = ms
+                send({"type": "data", "widget": self.id, "value": _number(row[self.y_column]),
+                      "timestamp": ms})
+
+            pw.io.subscribe(self.pw_table, on_change=on_change)
+
+    return AscendingChart(pw_table, y_column, x_column=x_column, **kwargs)
