@@ -210,3 +210,66 @@ def _exists(con, name: str) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = current_schema() AND table_name = ?", [name]).fetchall()[0][0])
+
+
+# --- the writer's retention= -------------------------------------------------------------
+
+MAX_ROWS_PER_COMPACTION = 500_000  # uncompacted old rows folded in by one commit, at most
+
+
+def retention_ms(retention, *, snapshot: bool) -> int | None:
+    """Validate ``write(retention=...)``: a positive timedelta or millisecond count, or None."""
+    import datetime as dt
+
+    if retention is None:
+        return None
+    if snapshot:
+        raise ValueError("retention= applies to a change log; a snapshot keeps only the current "
+                         "state already. Drop retention= or use output_table_type='stream_of_changes'")
+    if isinstance(retention, dt.timedelta):
+        ms = retention // dt.timedelta(milliseconds=1)
+    elif isinstance(retention, int) and not isinstance(retention, bool):
+        ms = retention
+    else:
+        raise ValueError(f"retention={retention!r} must be a timedelta (e.g. timedelta(days=7)) "
+                         f"or a number of milliseconds")
+    if ms <= 0:
+        raise ValueError(f"retention={retention!r} must be positive: it is how much history to keep")
+    return ms
+
+
+def maybe_compact(con, writer_state: dict, spec, time: int) -> None:
+    """The writer's retention hook: compact at ``time - retention``, now and then, a bounded bit.
+
+    It runs when the horizon has moved by a quarter of the retention since the last compaction
+    (so the log holds about 1.25 x retention of changes plus the state), and folds in at most
+    ``MAX_ROWS_PER_COMPACTION`` uncompacted rows per commit, so a first compaction of a long
+    log is spread over several minibatches instead of stalling one.
+    """
+    keep = getattr(spec, "retention_ms", None)
+    if keep is None or spec.snapshot:
+        return
+    horizon = time - keep
+    last = writer_state.get("retention_horizon")
+    if last is None:
+        last = compacted_horizon(con, spec.table_name)
+        last = -(2**62) if last is None else last
+    if horizon - last < max(keep // 4, 1):
+        writer_state["retention_horizon"] = last
+        return
+    table = quote_ident(spec.table_name)
+    # The latest time up to which the uncompacted rows stay within the budget.
+    within, first, total = con.execute(
+        f'SELECT max("time") FILTER (WHERE cum <= ?), min("time"), max(cum) FROM ('
+        f'SELECT "time", sum(count(*)) OVER (ORDER BY "time") AS cum FROM {table} '
+        f'WHERE "time" > ? AND "time" <= ? GROUP BY "time")',
+        [MAX_ROWS_PER_COMPACTION, last, horizon]).fetchall()[0]
+    if first is None:  # nothing new before the horizon: no work this time
+        writer_state["retention_horizon"] = horizon
+        return
+    if total <= MAX_ROWS_PER_COMPACTION:
+        target = horizon
+    else:  # catch up in steps; a single minibatch over the budget goes alone
+        target = first if within is None else within
+    compact_locked(con, spec.table_name, target)
+    writer_state["retention_horizon"] = target
