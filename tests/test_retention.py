@@ -143,3 +143,32 @@ def test_compact_opens_a_path_and_rejects_bad_input(db_path):
         compact(db_path, "totals", last)
     with pytest.raises(ValueError, match="no DuckDB database"):
         compact(db_path.with_name("absent.duckdb"), "sales", last)
+
+
+@pytest.mark.parametrize("retention, message", [
+    (0, "must be positive"),
+    (-5, "must be positive"),
+    (1.5, "timedelta"),
+    (True, "timedelta"),
+])
+def test_write_rejects_a_bad_retention(db_path, retention, message):
+    import pathway as pw
+
+    import pw_duckdb_sink
+
+    table = pw.debug.table_from_markdown("a\n1")
+    with pytest.raises(ValueError, match=message):
+        pw_duckdb_sink.write(table, table_name="t", database=db_path, retention=retention)
+
+
+def test_write_refuses_retention_on_a_snapshot(db_path):
+    import datetime as dt
+
+    import pathway as pw
+
+    import pw_duckdb_sink
+
+    table = pw.debug.table_from_markdown("a\n1")
+    with pytest.raises(ValueError, match="applies to a change log"):
+        pw_duckdb_sink.write(table, table_name="t", database=db_path, output_table_type="snapshot",
+                             primary_key=[table.a], retention=dt.timedelta(days=1))
