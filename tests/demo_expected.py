@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import threading
+import time
 from collections import defaultdict
 from decimal import Decimal
 from functools import lru_cache
@@ -63,3 +65,24 @@ def run_once(data_dir: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+class Demo:
+    """The demo in a subprocess, its stderr collected by a thread (progress, pre-fill report)."""
+
+    def __init__(self, data_dir, *args):
+        self.proc = subprocess.Popen(demo_command(data_dir, *args), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True).start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.output:
+            assert self.proc.poll() is None, self.output[-3000:]
+            assert time.monotonic() < deadline, f"no {text!r} after {timeout_s} s: {self.output[-3000:]}"
+            time.sleep(0.1)

@@ -4,14 +4,14 @@ counting, and the restarted dashboard shows the totals and the chart so far befo
 import datetime as dt
 import signal
 import subprocess
-import threading
 import time
 
 import duckdb
 import pytest
 
 from tests._pv_client import free_port, history
-from tests.demo_expected import demo_command, direct, persisted, run_once
+from tests.demo_expected import Demo as _Demo
+from tests.demo_expected import direct, persisted, run_once
 
 
 def _days_stored(database) -> int:
@@ -25,27 +25,6 @@ def _days_stored(database) -> int:
         return 0
     finally:
         con.close()
-
-
-class _Demo:
-    """The demo in a subprocess, its stderr collected by a thread (progress, pre-fill report)."""
-
-    def __init__(self, data_dir, *args):
-        self.proc = subprocess.Popen(demo_command(data_dir, *args), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(self.proc.stderr), daemon=True).start()
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for(self, text: str, timeout_s: float = 60) -> None:
-        deadline = time.monotonic() + timeout_s
-        while text not in self.output:
-            assert self.proc.poll() is None, self.output[-3000:]
-            assert time.monotonic() < deadline, f"no {text!r} after {timeout_s} s: {self.output[-3000:]}"
-            time.sleep(0.1)
 
 
 def _stop(demo, sig) -> None:

@@ -64,10 +64,11 @@ def _RankedTable(*args, **kwargs):
 
 
 class TopCustomersFeed:
-    """Live rows of the top-customers widget, keyed by rank, re-sent every few seconds.
+    """Live rows of the top-customers widget, keyed by rank, sent every second in rank order.
 
-    pathway-viz keeps a history for charts and stats only; a browser that connects later would
-    see an empty table, so the current rows are re-sent periodically.
+    pathway-viz keeps a history for charts and stats only, so a browser that connects later
+    would see an empty table; and its table shows rows in the order their keys first arrived.
+    Sending all rows, in rank order, periodically (not each change as it comes) fixes both.
     """
 
     def __init__(self, table: pw.Table) -> None:
@@ -81,7 +82,6 @@ class TopCustomersFeed:
         if is_addition:
             with self._lock:
                 self._rows[row["rank"]] = row
-            self._send([row])
 
     def seed(self, rows: list[dict]) -> None:
         with self._lock:
@@ -92,7 +92,7 @@ class TopCustomersFeed:
         for row in rows:
             viz.send(viz.table_row_message(TOP, row, key_column="rank", columns=TOP_COLUMNS))
 
-    def start(self, every_s: float = 2.0) -> None:
+    def start(self, every_s: float = 1.0) -> None:
         def loop() -> None:
             while not self._stop.wait(every_s):
                 with self._lock:

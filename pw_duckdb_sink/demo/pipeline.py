@@ -33,6 +33,11 @@ class Figures:
     top_customers: pw.Table  # rank, customer_id, spend, orders
 
 
+class _TotalsSchema(pw.Schema):
+    revenue_cents: int
+    orders: int
+
+
 @pw.udf
 def _top(entries: tuple, n: int) -> tuple:
     # entries: (spend_cents, customer_id, orders); highest spend first, ties by customer id.
@@ -75,14 +80,14 @@ def top_customers(orders: pw.Table, *, n: int = 10) -> pw.Table:
 def all_time(session: pw.Table, *, database: str | os.PathLike,
              persistence_config: pw.persistence.Config | None) -> pw.Table:
     """Baseline (what earlier runs committed and this session does not restore) + session."""
-    try:  # TEMPORARY until _reader lands
-        from pw_duckdb_sink import read_baseline, with_baseline
-    except ImportError:
-        totals = session
-    else:
-        baseline = read_baseline(database, TOTALS, persistence_config=persistence_config,
-                                 exclude_writer=TOTALS)
-        totals = with_baseline(session, baseline)
+    from pw_duckdb_sink import read_baseline, with_baseline
+
+    persisted = dict(exclude_writer=TOTALS, persistence_config=persistence_config) \
+        if persistence_config is not None else {}
+    baseline = read_baseline(database=database, table_name=TOTALS,
+                             aggregates={"revenue_cents": "sum", "orders": "sum"},
+                             schema=_TotalsSchema, **persisted)
+    totals = with_baseline(session, baseline, columns={"revenue_cents": "sum", "orders": "sum"})
     return totals.select(
         pw.this.revenue_cents, pw.this.orders,
         revenue=pw.this.revenue_cents / 100.0,
