@@ -356,7 +356,7 @@ def _fit(expr, have: pdt.DType, want: pdt.DType):
     if have == pdt.INT and want == pdt.FLOAT:
         return pw.cast(float, expr)
     if have == pdt.FLOAT and want == pdt.INT:
-        return pw.cast(int, expr)
+        return expr  # never truncate: the combination is done in float (see `combined`)
     return pw.declare_type(pdt.Optional(want), expr)  # ANY (empty first-start baseline) and the like
 
 
@@ -435,12 +435,15 @@ def with_baseline(session: pw.Table, baseline: pw.Table, *, columns: dict, key: 
 
     def combined(op, col):
         st = pdt.unoptionalize(pdt.wrap(s_types[col]))
+        sv, bv = s[col], b[col]
+        if st == pdt.INT and pdt.unoptionalize(pdt.wrap(b.typehints()[col])) == pdt.FLOAT:
+            st, sv = pdt.FLOAT, pw.cast(float, sv)  # a float baseline makes the sum a float
         if op in ("sum", "count"):
             zero = 0.0 if st == pdt.FLOAT else 0
-            return pw.coalesce(s[col], zero) + pw.coalesce(b[col], zero)
+            return pw.coalesce(sv, zero) + pw.coalesce(bv, zero)
         if op == "last":
-            return pw.if_else(s._pw_one.is_not_none(), s[col], b[col])
-        return pw.apply_with_type(_pick(op), pdt.Optional(st), s[col], b[col])
+            return pw.if_else(s._pw_one.is_not_none(), sv, bv)
+        return pw.apply_with_type(_pick(op), pdt.Optional(st), sv, bv)
 
     out = {k: pw.coalesce(s[k], b[k]) for k in key}
     for name, op, args in parsed:
