@@ -100,7 +100,7 @@ def inspect(database: Path) -> None:
         infos = describe_tables(database)
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=200)  # no wrapping in pipes
     if not infos:
         out.print(f"{database}: no tables written by pw-duckdb-sink")
         return

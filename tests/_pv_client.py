@@ -54,3 +54,13 @@ def history(port: int, *, timeout_s: float = 5.0) -> dict[str, list[list]]:
         raise TimeoutError("no history message")
     finally:
         ws.close(timeout=0.2)
+
+
+def history_of(port: int, widget_id: str, *, points: int, timeout_s: float = 10.0) -> list[list]:
+    """A widget's history once it holds ``points`` points (the server stores sends async)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        data = history(port).get(widget_id, [])
+        if len(data) >= points or time.monotonic() > deadline:
+            return data
+        time.sleep(0.1)

@@ -1,5 +1,10 @@
 """The demo run to completion persists figures equal to those computed from the CDNOW file."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.demo_expected import direct, persisted, run_once
@@ -59,3 +64,15 @@ def test_non_positive_speed_is_refused(tmp_path, speed):
 
     with pytest.raises(ValueError, match="speed must be a positive"):
         DemoConfig(data_dir=tmp_path, speed=speed)
+
+
+def test_the_example_script_prints_the_figures_of_the_file(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "examples" / "cdnow_dashboard.py"
+    done = subprocess.run([sys.executable, str(script), "--once"], capture_output=True, text=True,
+                          timeout=240, env={**os.environ,
+                                            "PATHWAYVIZ_DATA_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    want = direct()
+    assert (f"all-time revenue ${want['revenue_cents'] / 100:,.2f} from {want['orders']:,} orders"
+            in done.stdout)
+    assert (tmp_path / "cdnow.duckdb").exists()

@@ -9,7 +9,7 @@ import time
 import duckdb
 import pytest
 
-from tests._pv_client import free_port, history
+from tests._pv_client import free_port, history, history_of
 from tests.demo_expected import Demo as _Demo
 from tests.demo_expected import direct, persisted, run_once
 
@@ -65,8 +65,9 @@ def test_restart_continues_and_every_figure_equals_the_file(tmp_path, sig):
     second = _Demo(tmp_path, "--speed", "0.5", "--port", str(port))
     try:
         second.wait_for("database:")  # printed once the widgets are pre-filled
-        shown = history(port)
         want_chart = [[_ms(day), cents / 100] for day, (cents, _) in sorted(so_far["per_day"].items())]
+        history_of(port, "orders_per_day", points=len(want_chart))  # the last widget pre-filled
+        shown = history(port)
         assert shown["revenue_per_day"][:len(want_chart)] == want_chart
         assert shown["orders_per_day"][:len(want_chart)] == [
             [_ms(day), n] for day, (_, n) in sorted(so_far["per_day"].items())]

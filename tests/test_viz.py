@@ -13,7 +13,7 @@ pv = pytest.importorskip("pathwayviz")
 
 from pw_duckdb_sink import viz  # noqa: E402
 
-from tests._pv_client import free_port, history, messages  # noqa: E402
+from tests._pv_client import free_port, history_of, messages  # noqa: E402
 
 WIDGETS = ["chart_big", "chart_log", "stat_one", "table_top", "chart_epoch"]
 
@@ -55,7 +55,7 @@ def test_chart_gets_latest_1000_rows_ascending_in_ms(server, db_path):
     expected = [[_ms(t), v] for t, v in sorted(rows)[-1000:]]
     assert report.messages == 1000
     assert (report.first_ms, report.last_ms) == (expected[0][0], expected[-1][0])
-    assert history(server.port)["chart_big"] == expected
+    assert history_of(server.port, "chart_big", points=1000) == expected
 
 
 def test_chart_from_change_log_shows_only_the_consolidated_state(server, db_path):
@@ -73,7 +73,7 @@ def test_chart_from_change_log_shows_only_the_consolidated_state(server, db_path
     viz.preload_chart(server, widget_id="chart_log", database=db_path, table_name="log",
                       time_column="t", value_column="v")
 
-    assert history(server.port)["chart_log"] == expected
+    assert history_of(server.port, "chart_log", points=len(expected)) == expected
 
 
 def test_integer_times_are_taken_as_milliseconds(server, db_path):
@@ -83,7 +83,7 @@ def test_integer_times_are_taken_as_milliseconds(server, db_path):
     con.close()
     viz.preload_chart(server, widget_id="chart_epoch", database=db_path, table_name="m",
                       time_column="at", value_column="v")
-    assert history(server.port)["chart_epoch"] == [[1_700_000_000_001, 1.0],
+    assert history_of(server.port, "chart_epoch", points=2) == [[1_700_000_000_001, 1.0],
                                                     [1_700_000_000_123, 2.5]]
 
 
@@ -97,7 +97,7 @@ def test_stat_shows_the_row_with_the_latest_time(server, db_path):
     report = viz.preload_stat(server, widget_id="stat_one", database=db_path, table_name="totals",
                               value_column="revenue", time_column="at")
     assert report.messages == 1
-    assert history(server.port)["stat_one"] == [[_ms(dt.datetime(1998, 6, 30)), 99.25]]
+    assert history_of(server.port, "stat_one", points=1) == [[_ms(dt.datetime(1998, 6, 30)), 99.25]]
 
 
 def test_table_rows_are_upserted_keyed_by_the_key_column(server, db_path):
