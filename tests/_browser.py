@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -40,11 +42,13 @@ class Browser:
                  serve: dict[str, Path] | None = None) -> None:
         # serve: URL -> local file, answered by the browser itself (e.g. a CDN script offline).
         self._serve = {url: Path(path).read_bytes() for url, path in (serve or {}).items()}
-        self._profile = tempfile.TemporaryDirectory(prefix="pw-duckdb-sink-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="pw-duckdb-sink-chromium-",
+                                                    ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [chromium_binary(), *FLAGS, f"--user-data-dir={self._profile.name}",
              "--remote-debugging-port=0", f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # its own process group, so close() ends its helpers too
         port = self._devtools_port()
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
         page = next(p for p in pages if p["type"] == "page")
@@ -123,9 +127,19 @@ class Browser:
         try:
             self._ws.close(timeout=0.2)
         finally:
-            self.proc.terminate()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(timeout=10)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            time.sleep(0.3)  # helpers may still be leaving
             try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self._profile.cleanup()

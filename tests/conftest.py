@@ -24,3 +24,18 @@ def cdnow_path() -> Path:
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "sink.duckdb"
+
+
+@pytest.fixture
+def query():
+    """Run SQL on a DuckDB file through a separate read-only connection (closed after)."""
+    import duckdb
+
+    def run(database, sql, params=None):
+        con = duckdb.connect(str(database), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    return run

@@ -1,0 +1,101 @@
+"""Identifier quoting and every SQL statement the writer issues, in one place.
+
+Values never appear in this module: they are bound with ``?`` or passed as Arrow data.
+Only identifiers are spliced in, always through :func:`quote_ident`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def quote_ident(name: str) -> str:
+    """Quote ``name`` as a DuckDB identifier (a double quote inside is doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_list(names: Sequence[str]) -> str:
+    return ", ".join(quote_ident(n) for n in names)
+
+
+def create_table(table: str, columns: Sequence[tuple[str, str, bool]], primary_key: Sequence[str] | None,
+                 *, replace: bool = False) -> str:
+    """CREATE TABLE for ``columns`` given as (name, duckdb type, nullable)."""
+    parts = [f"{quote_ident(n)} {t}{'' if nullable else ' NOT NULL'}" for n, t, nullable in columns]
+    if primary_key:
+        parts.append(f"PRIMARY KEY ({column_list(primary_key)})")
+    head = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
+    return f"{head} {quote_ident(table)} ({', '.join(parts)})"
+
+
+def table_kind() -> str:
+    """The kind ('BASE TABLE', 'VIEW', ...) of a relation in the main schema, or no row."""
+    return ("SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = ?")
+
+
+def table_columns() -> str:
+    """Columns of a table: name, nullability and whether they have a default."""
+    return ("SELECT column_name, is_nullable = 'YES', column_default IS NOT NULL "
+            "FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position")
+
+
+def insert_from(table: str, source: str, columns: Sequence[str]) -> str:
+    """Append every row of ``source`` (a registered Arrow view or staging table)."""
+    cols = column_list(columns)
+    return f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {quote_ident(source)}"
+
+
+def create_stage(stage: str, source: str) -> str:
+    """A temporary table holding a snapshot minibatch that arrives in several chunks."""
+    return f"CREATE OR REPLACE TEMP TABLE {quote_ident(stage)} AS SELECT * FROM {quote_ident(source)}"
+
+
+def append_stage(stage: str, source: str) -> str:
+    return f"INSERT INTO {quote_ident(stage)} SELECT * FROM {quote_ident(source)}"
+
+
+def drop_stage(stage: str) -> str:
+    return f"DROP TABLE IF EXISTS {quote_ident(stage)}"
+
+
+def snapshot_delete(table: str, source: str, key: Sequence[str], diff_col: str) -> str:
+    """Delete the keys whose changes in the minibatch are all retractions.
+
+    Keys with at least one insertion are upserted instead, never deleted then re-inserted:
+    DuckDB's index refuses a delete and re-insert of one key inside one transaction.
+    """
+    keys = column_list(key)
+    return (f"DELETE FROM {quote_ident(table)} WHERE ({keys}) IN ("
+            f"SELECT ({keys}) FROM {quote_ident(source)} GROUP BY {keys} "
+            f"HAVING max({quote_ident(diff_col)}) < 0)")
+
+
+def snapshot_upsert(table: str, source: str, columns: Sequence[str], key: Sequence[str],
+                    diff_col: str, seq_col: str) -> str:
+    """Upsert the last insertion of every key that has one, in key order."""
+    cols = column_list(columns)
+    keys = column_list(key)
+    latest = (f"SELECT {cols} FROM {quote_ident(source)} WHERE {quote_ident(diff_col)} > 0 "
+              f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {quote_ident(seq_col)} DESC) = 1 "
+              f"ORDER BY {keys}")
+    others = [c for c in columns if c not in set(key)]
+    if others:
+        action = "DO UPDATE SET " + ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in others)
+    else:
+        action = "DO NOTHING"
+    return f"INSERT INTO {quote_ident(table)} ({cols}) {latest} ON CONFLICT ({keys}) {action}"
+
+
+def insert_select(table: str, source: str, columns: Sequence[str], expressions: Sequence[str]) -> str:
+    """Append ``source`` into ``table``: ``columns`` receive the (already quoted) ``expressions``."""
+    return (f"INSERT INTO {quote_ident(table)} ({column_list(columns)}) "
+            f"SELECT {', '.join(expressions)} FROM {quote_ident(source)}")
+
+
+def unique_constraints() -> str:
+    """Column lists of the PRIMARY KEY / UNIQUE constraints of a table."""
+    return ("SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE schema_name = current_schema() AND table_name = ? "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')")

@@ -1,0 +1,239 @@
+"""The rules `write` enforces, each a small named function raising a clear ValueError.
+
+Build-time rules run in `write()` before the graph runs (`check_write_args` lists them
+in order); start-up rules run when the writer first opens the database, before any data
+is written (`check_destination` lists them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pathway.internals import dtype as dt
+from pathway.internals.expression import ColumnReference
+
+from . import _types
+
+IN_MEMORY = ":memory:"
+RESERVED_STREAM_COLUMNS = ("time", "diff")
+INIT_MODES = ("default", "create_if_not_exists", "replace")
+OUTPUT_TABLE_TYPES = ("stream_of_changes", "snapshot")
+INTERNAL_COLUMNS = ("_pw_key", "_pw_diff", "_pw_time", "_pw_seq")
+
+
+# --- build time ----------------------------------------------------------------------
+
+def init_mode_is_known(init_mode: str) -> None:
+    if init_mode not in INIT_MODES:
+        raise ValueError(f"init_mode={init_mode!r} is not one of {list(INIT_MODES)}")
+
+
+def output_table_type_is_known(output_table_type: str) -> None:
+    if output_table_type not in OUTPUT_TABLE_TYPES:
+        raise ValueError(
+            f"output_table_type={output_table_type!r} is not one of {list(OUTPUT_TABLE_TYPES)}")
+
+
+def table_name_is_given(table_name: str) -> None:
+    if not isinstance(table_name, str) or not table_name:
+        raise ValueError("table_name must be a non-empty string naming the destination table")
+
+
+def max_batch_size_is_positive(max_batch_size: int | None) -> None:
+    if max_batch_size is not None and (isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int)
+                                       or max_batch_size < 1):
+        raise ValueError(
+            f"max_batch_size={max_batch_size!r}: give a positive number of rows, or None for no bound")
+
+
+def primary_key_only_for_snapshot(snapshot: bool, primary_key) -> None:
+    if not snapshot and primary_key is not None:
+        raise ValueError(
+            "primary_key is only used with output_table_type=\"snapshot\"; remove it, "
+            "or switch to the snapshot output")
+
+
+def primary_key_required_for_snapshot(snapshot: bool, primary_key) -> None:
+    if snapshot and not primary_key:
+        raise ValueError(
+            "output_table_type=\"snapshot\" needs primary_key=[...]: the columns that identify a row")
+
+
+def no_sort_by_for_snapshot(snapshot: bool, sort_by) -> None:
+    if snapshot and sort_by is not None:
+        raise ValueError(
+            "sort_by has no meaning for a snapshot (its state does not depend on the order of "
+            "changes, and reordering a retraction after its replacement would lose the row); "
+            "remove sort_by, or use output_table_type=\"stream_of_changes\"")
+
+
+def database_is_not_a_directory(database: str) -> None:
+    if database != IN_MEMORY and os.path.isdir(database):
+        raise ValueError(
+            f"database {database!r} is a directory; pass the path of a DuckDB file "
+            "(it is created if missing)")
+
+
+def no_detach_in_memory(database: str, detach_between_batches: bool) -> None:
+    if detach_between_batches and database == IN_MEMORY:
+        raise ValueError(
+            "detach_between_batches=True would drop an in-memory database after every batch; "
+            "use a database file, or keep the connection open (detach_between_batches=False)")
+
+
+def column_names_differ_beyond_case(columns: Sequence[str]) -> None:
+    groups: dict[str, list[str]] = {}
+    for name in columns:
+        groups.setdefault(name.lower(), []).append(name)
+    clashes = [sorted(g) for g in groups.values() if len(g) > 1]
+    if clashes:
+        raise ValueError(
+            f"columns {clashes} differ only in case, and DuckDB compares identifiers "
+            "case-insensitively; rename them so each name is unique ignoring case")
+
+
+def no_reserved_columns_in_stream(snapshot: bool, columns: Sequence[str]) -> None:
+    if snapshot:
+        return
+    clashes = sorted(c for c in columns if c.lower() in RESERVED_STREAM_COLUMNS)
+    if clashes:
+        raise ValueError(
+            f"columns {clashes} clash with the 'time' and 'diff' columns a stream of changes "
+            "appends; rename them, or use output_table_type=\"snapshot\"")
+
+
+def columns_of_table(table, refs: Iterable, what: str) -> list[str]:
+    """Resolve column references (or names) of `table` to names."""
+    names = []
+    for ref in refs:
+        if isinstance(ref, ColumnReference):
+            if ref._table is not table:
+                raise ValueError(f"{what} column {ref.name!r} does not belong to the written table")
+            name = ref.name
+        elif isinstance(ref, str):
+            name = ref
+        else:
+            raise ValueError(f"{what} must list columns of the table (e.g. table.col), got {ref!r}")
+        if name not in table.schema.column_names():
+            raise ValueError(f"{what} column {name!r} is not a column of the written table")
+        names.append(name)
+    return names
+
+
+def primary_key_has_no_duplicates(key: Sequence[str]) -> None:
+    seen, dups = set(), set()
+    for k in key:
+        (dups if k in seen else seen).add(k)
+    if dups:
+        raise ValueError(f"primary_key lists {sorted(dups)} more than once; list each column once")
+
+
+def primary_key_not_nullable(key: Sequence[str], dtypes: dict[str, dt.DType]) -> None:
+    for k in key:
+        if isinstance(dtypes[k], dt.Optional):
+            raise ValueError(
+                f"primary_key column {k!r} is nullable ({dtypes[k]}); a NULL key can never be "
+                "matched to delete its row. Filter or fill the NULLs and cast to a non-optional type")
+
+
+def primary_key_is_scalar(key: Sequence[str], dtypes: dict[str, dt.DType]) -> None:
+    for k in key:
+        t = dtypes[k]
+        if isinstance(t, (dt.List, dt.Array, dt.Tuple)) or t == dt.JSON:
+            raise ValueError(
+                f"primary_key column {k!r} has type {t}; DuckDB cannot index lists, arrays, "
+                "tuples or JSON, so pick scalar key columns")
+
+
+def column_types_are_supported(dtypes: dict[str, dt.DType]) -> dict[str, _types.ColumnType]:
+    result = {}
+    for name, t in dtypes.items():
+        try:
+            result[name] = _types.column_type(t)
+        except _types.UnsupportedType as exc:
+            raise ValueError(f"column {name!r}: {exc}") from None
+    return result
+
+
+# --- start-up: the existing destination --------------------------------------------
+
+@dataclass(frozen=True)
+class Existing:
+    """An existing destination relation, as read from information_schema."""
+
+    kind: str  # 'BASE TABLE', 'VIEW', ... or '' when absent
+    columns: dict[str, tuple[bool, bool]]  # lower-cased name -> (nullable, has default)
+    unique_keys: tuple[frozenset[str], ...] = ()  # lower-cased PRIMARY KEY / UNIQUE column sets
+
+
+def destination_is_not_a_view(table_name: str, existing: Existing) -> None:
+    if existing.kind and existing.kind != "BASE TABLE":
+        raise ValueError(
+            f"{table_name!r} is a {existing.kind.lower()}, not a table; write to another "
+            "table_name, or drop the view first")
+
+
+def destination_exists(table_name: str, existing: Existing, init_mode: str) -> None:
+    if init_mode == "default" and not existing.kind:
+        raise ValueError(
+            f"table {table_name!r} does not exist and init_mode=\"default\" does not create it; "
+            "create it first, or pass init_mode=\"create_if_not_exists\"")
+
+
+def destination_has_needed_columns(table_name: str, existing: Existing, needed: Sequence[str]) -> None:
+    missing = [c for c in needed if c.lower() not in existing.columns]
+    if missing:
+        raise ValueError(
+            f"table {table_name!r} lacks column(s) {missing} that the writer fills; add them, "
+            "or use init_mode=\"replace\" to recreate the table")
+
+
+def destination_extra_columns_accept_null(table_name: str, existing: Existing, needed: Sequence[str]) -> None:
+    lowered = {c.lower() for c in needed}
+    blocking = sorted(c for c, (nullable, default) in existing.columns.items()
+                      if c not in lowered and not nullable and not default)
+    if blocking:
+        raise ValueError(
+            f"table {table_name!r} has NOT NULL column(s) {blocking} without a default, which "
+            "the writer cannot fill; give them a DEFAULT, drop NOT NULL, or use init_mode=\"replace\"")
+
+
+def destination_accepts_nulls(table_name: str, existing: Existing, nullable_columns: Sequence[str]) -> None:
+    strict = [c for c in nullable_columns if c.lower() in existing.columns
+              and not existing.columns[c.lower()][0]]
+    if strict:
+        raise ValueError(
+            f"table {table_name!r} declares column(s) {strict} NOT NULL but the Pathway columns "
+            "are Optional and may send NULL; drop NOT NULL, or make the Pathway columns non-optional")
+
+
+def destination_has_key(table_name: str, existing: Existing, primary_key: Sequence[str] | None) -> None:
+    if primary_key and frozenset(k.lower() for k in primary_key) not in existing.unique_keys:
+        raise ValueError(
+            f"table {table_name!r} has no PRIMARY KEY or UNIQUE constraint on {list(primary_key)}, "
+            "which a snapshot upserts on; add one, or use init_mode=\"replace\"")
+
+
+def no_internal_column_names(columns: Sequence[str]) -> None:
+    clashes = sorted(c for c in columns if c.lower() in INTERNAL_COLUMNS)
+    if clashes:
+        raise ValueError(
+            f"columns {clashes} are reserved for the sink's own minibatch bookkeeping; rename them")
+
+
+def check_destination(table_name: str, existing: Existing, *, init_mode: str,
+                      needed: Sequence[str], nullable_columns: Sequence[str],
+                      primary_key: Sequence[str] | None = None) -> None:
+    """Every start-up rule, in order; a table to be replaced is only checked for being a view."""
+    destination_is_not_a_view(table_name, existing)
+    if init_mode == "replace":
+        return
+    destination_exists(table_name, existing, init_mode)
+    if not existing.kind:
+        return  # about to be created
+    destination_has_needed_columns(table_name, existing, needed)
+    destination_extra_columns_accept_null(table_name, existing, needed)
+    destination_accepts_nulls(table_name, existing, nullable_columns)
+    destination_has_key(table_name, existing, primary_key)

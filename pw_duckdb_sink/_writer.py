@@ -1,0 +1,445 @@
+"""The hot path: a per-minibatch column buffer written as Arrow in one DuckDB transaction.
+
+Per change the engine hands us ``(key, values, time, diff)``; we only append to three
+lists. At the end of a minibatch (``on_time_end``) the buffer becomes one Arrow table,
+registered with DuckDB and written with set-based SQL inside ``BEGIN ... COMMIT``,
+together with the sink's catalog rows. ``max_batch_size`` flushes chunks early inside the
+still-open transaction, so a minibatch lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pathway.internals import datasink
+from pathway.internals.table_io import table_to_datasink
+
+from . import _catalog, _connect, _exactly_once, _retention, _sql, _types, _validate
+
+KEY, DIFF, TIME, SEQ = "_pw_key", "_pw_diff", "_pw_time", "_pw_seq"
+_VIEW = "_pw_duckdb_sink_batch"
+_STAGE = "_pw_duckdb_sink_stage"
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """Everything a writer needs, fixed at ``write()`` time."""
+
+    table_name: str
+    database: str
+    columns: tuple[str, ...]
+    types: tuple[_types.ColumnType, ...]
+    snapshot: bool
+    primary_key: tuple[str, ...] | None
+    init_mode: str
+    max_batch_size: int | None
+    detach_between_batches: bool
+    name: str | None
+    lock_timeout_s: float = _connect.DEFAULT_TIMEOUT_S
+    retention_ms: int | None = None  # write(retention=...): compact the change log behind it
+
+    @property
+    def kind(self) -> str:
+        return "snapshot" if self.snapshot else "stream_of_changes"
+
+    @property
+    def destination_columns(self) -> tuple[str, ...]:
+        return self.columns if self.snapshot else self.columns + ("time", "diff")
+
+
+# --- extension points (filled in by the exactly-once and retention modules) ----------
+
+def reconcile(con: duckdb.DuckDBPyConnection, writer_state: dict, spec: SinkSpec,
+              batch: pa.Table) -> pa.Table:
+    """Exactly-once hook, called inside the minibatch's transaction before the data write.
+
+    ``batch`` holds the user's columns plus ``_pw_diff`` (int16, +1/-1), ``_pw_time``
+    (int64) and, for a named writer, ``_pw_key`` (``str`` of the Pathway row key). A named
+    writer turns it into the changes that take the committed per-key state to the state
+    the batch declares (a replayed batch becomes empty), updating its state tables with
+    ``con``. Called once per chunk when ``max_batch_size`` splits a minibatch.
+    Unnamed writers are at-least-once: the batch passes unchanged.
+    """
+    return _exactly_once.reconcile(con, writer_state, spec, batch)
+
+
+def maybe_compact(con: duckdb.DuckDBPyConnection, writer_state: dict, spec: SinkSpec,
+                  time: int) -> None:
+    """Retention hook, called inside the transaction after the minibatch's data and catalog
+    rows are written: compact the change log at the retention horizon, if one is set."""
+    _retention.maybe_compact(con, writer_state, spec, time)
+
+
+# --- the writer ----------------------------------------------------------------------
+
+@dataclass
+class _Writer:
+    spec: SinkSpec
+    con: duckdb.DuckDBPyConnection | None = None
+    started: bool = False
+    in_transaction: bool = False
+    staged: bool = False  # snapshot chunks of this minibatch wait in a temp table
+    minibatch_rows: int = 0
+    state: dict = field(default_factory=dict)  # owned by the extension points
+    rows: list = field(default_factory=list)
+    keys: list = field(default_factory=list)
+    diffs: list = field(default_factory=list)
+
+    # The callbacks. on_change is built once so it touches only local names.
+    def make_on_change(self):
+        rows_append, keys_append, diffs_append = self.rows.append, self.keys.append, self.diffs.append
+        limit = self.spec.max_batch_size
+        if limit is None:
+            def on_change(key, values, time, diff):
+                rows_append(values)
+                keys_append(key)
+                diffs_append(diff)
+        else:
+            rows, flush = self.rows, self.flush_chunk
+
+            def on_change(key, values, time, diff):
+                rows_append(values)
+                keys_append(key)
+                diffs_append(diff)
+                if len(rows) >= limit:
+                    flush(time)
+        return on_change
+
+    def on_time_end(self, time: int) -> None:
+        if not self.rows and not self.in_transaction:
+            if not self.started:
+                self._guarded(time, self._start)
+            return
+        self._guarded(time, self._finish_minibatch, time)
+
+    def on_end(self) -> None:
+        # An empty Pathway table still gets its (empty) destination table.
+        if not self.started:
+            self._guarded(None, self._start)
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+    def flush_chunk(self, time: int) -> None:
+        self._guarded(time, self._write_chunk, time)
+
+    # --- internals ------------------------------------------------------------------
+
+    def _guarded(self, time: int | None, fn, *args) -> None:
+        """Run `fn`; on a DuckDB/Arrow error roll back the minibatch and stop the pipeline."""
+        try:
+            fn(*args)
+        except (duckdb.Error, pa.ArrowException, TypeError, OverflowError) as exc:
+            self._abort()
+            where = "at start-up" if time is None else f"in the minibatch of time {time}"
+            raise RuntimeError(
+                f"pw_duckdb_sink: writing table {self.spec.table_name!r} in {self.spec.database!r} "
+                f"failed {where}; that minibatch was rolled back, nothing of it landed. "
+                f"Cause: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        self.rows.clear(), self.keys.clear(), self.diffs.clear()
+        if self.con is not None:
+            if self.in_transaction:
+                try:
+                    self.con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+            self.con.close()
+            self.con = None
+        self.in_transaction = self.staged = False
+        self.minibatch_rows = 0
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            self.con = _connect.connect(self.spec.database, timeout_s=self.spec.lock_timeout_s)
+        return self.con
+
+    def _close_if_detached(self) -> None:
+        if self.spec.detach_between_batches and self.con is not None:
+            self.con.execute("CHECKPOINT")
+            self.con.close()
+            self.con = None
+
+    def _start(self) -> None:
+        """Validate or create the destination and register it in the catalog."""
+        spec, con = self.spec, self._open()
+        _catalog.ensure(con)
+        existing = _read_existing(con, spec.table_name)
+        _validate.check_destination(
+            spec.table_name, existing, init_mode=spec.init_mode,
+            needed=spec.destination_columns,
+            nullable_columns=[c for c, t in zip(spec.columns, spec.types) if t.nullable],
+            primary_key=spec.primary_key if spec.snapshot else None)
+        con.execute("BEGIN")
+        self.in_transaction = True
+        if spec.init_mode == "replace" or not existing.kind:
+            con.execute(_sql.create_table(spec.table_name, _create_columns(spec), spec.primary_key,
+                                          replace=spec.init_mode == "replace"))
+        _catalog.register_table(con, table_name=spec.table_name, kind=spec.kind,
+                                primary_key=spec.primary_key, writer_name=spec.name,
+                                reset=spec.init_mode == "replace")
+        con.execute("COMMIT")
+        self.in_transaction = False
+        self.started = True
+        self._close_if_detached()
+
+    def _begin(self) -> duckdb.DuckDBPyConnection:
+        if not self.started:
+            self._start()
+        con = self._open()
+        if not self.in_transaction:
+            con.execute("BEGIN")
+            self.in_transaction = True
+            self.minibatch_rows = 0
+        return con
+
+    def _take_batch(self, time: int) -> pa.Table:
+        """Turn the buffer into an Arrow table and empty it."""
+        spec = self.spec
+        n = len(self.rows)
+        columns = zip(*self.rows) if n else [() for _ in spec.columns]
+        arrays = [_types.to_arrow(col, t) for col, t in zip(columns, spec.types)]
+        names = list(spec.columns)
+        arrays.append(pa.array(self.diffs, type=pa.int16()))
+        arrays.append(pa.repeat(pa.scalar(time, pa.int64()), n) if n else pa.array([], pa.int64()))
+        names += [DIFF, TIME]
+        if spec.snapshot:
+            arrays.append(pa.array(range(self.minibatch_rows, self.minibatch_rows + n), type=pa.int64()))
+            names.append(SEQ)
+        if spec.name is not None:
+            arrays.append(pa.array([str(k) for k in self.keys], type=pa.string()))
+            names.append(KEY)
+        self.rows.clear(), self.keys.clear(), self.diffs.clear()
+        return pa.Table.from_arrays(arrays, names=names)
+
+    def _write_chunk(self, time: int, last: bool = False) -> None:
+        con = self._begin()
+        batch = reconcile(con, self.state, self.spec, self._take_batch(time))
+        self.minibatch_rows += batch.num_rows
+        con.register(_VIEW, batch)
+        try:
+            if not self.spec.snapshot:
+                self._insert_changes(con)
+            elif last and not self.staged:
+                self._apply_snapshot(con, _VIEW)
+            elif not self.staged:
+                con.execute(_sql.create_stage(_STAGE, _VIEW))
+                self.staged = True
+            else:
+                con.execute(_sql.append_stage(_STAGE, _VIEW))
+        finally:
+            con.unregister(_VIEW)
+
+    def _insert_changes(self, con) -> None:
+        cols = self.spec.columns
+        exprs = [_sql.quote_ident(c) for c in cols] + [_sql.quote_ident(TIME), _sql.quote_ident(DIFF)]
+        con.execute(_sql.insert_select(self.spec.table_name, _VIEW, cols + ("time", "diff"), exprs))
+
+    def _apply_snapshot(self, con, source: str) -> None:
+        spec = self.spec
+        con.execute(_sql.snapshot_delete(spec.table_name, source, spec.primary_key, DIFF))
+        con.execute(_sql.snapshot_upsert(spec.table_name, source, spec.columns, spec.primary_key, DIFF, SEQ))
+
+    def _finish_minibatch(self, time: int) -> None:
+        self._write_chunk(time, last=True)
+        con = self.con
+        if self.staged:
+            self._apply_snapshot(con, _STAGE)
+            con.execute(_sql.drop_stage(_STAGE))
+            self.staged = False
+        _catalog.record_commit(con, table_name=self.spec.table_name, writer_name=self.spec.name,
+                               time=time, rows=self.minibatch_rows)
+        maybe_compact(con, self.state, self.spec, time)
+        con.execute("COMMIT")
+        self.in_transaction = False
+        self._close_if_detached()
+
+
+def _create_columns(spec: SinkSpec) -> list[tuple[str, str, bool]]:
+    cols = [(c, t.duckdb, t.nullable) for c, t in zip(spec.columns, spec.types)]
+    if not spec.snapshot:
+        cols += [("time", "BIGINT", False), ("diff", "SMALLINT", False)]
+    return cols
+
+
+def _read_existing(con, table_name: str) -> _validate.Existing:
+    row = con.execute(_sql.table_kind(), [table_name]).fetchone()
+    if row is None:
+        return _validate.Existing(kind="", columns={})
+    columns = {name.lower(): (bool(nullable), bool(default))
+               for name, nullable, default in con.execute(_sql.table_columns(), [table_name]).fetchall()}
+    keys = tuple(frozenset(c.lower() for c in cols)
+                 for (cols,) in con.execute(_sql.unique_constraints(), [table_name]).fetchall())
+    return _validate.Existing(kind=row[0], columns=columns, unique_keys=keys)
+
+
+# --- the public verb -----------------------------------------------------------------
+
+def build_spec(table, *, table_name: str, database, max_batch_size: int | None, init_mode: str,
+               output_table_type: str, primary_key, detach_between_batches: bool,
+               name: str | None, sort_by, retention=None) -> tuple[SinkSpec, list[str] | None]:
+    """Run every build-time rule and return the writer's spec and the sort_by column names."""
+    _validate.init_mode_is_known(init_mode)
+    _validate.output_table_type_is_known(output_table_type)
+    _validate.table_name_is_given(table_name)
+    _validate.max_batch_size_is_positive(max_batch_size)
+    snapshot = output_table_type == "snapshot"
+    _validate.primary_key_only_for_snapshot(snapshot, primary_key)
+    _validate.primary_key_required_for_snapshot(snapshot, primary_key)
+    _validate.no_sort_by_for_snapshot(snapshot, sort_by)
+    database_str = os.fspath(database)
+    _validate.database_is_not_a_directory(database_str)
+    _validate.no_detach_in_memory(database_str, detach_between_batches)
+    dtypes = {n: c.dtype for n, c in table.schema.columns().items()}
+    columns = list(dtypes)
+    _validate.column_names_differ_beyond_case(columns)
+    _validate.no_reserved_columns_in_stream(snapshot, columns)
+    _validate.no_internal_column_names(columns)
+    key = None
+    if primary_key is not None:
+        key = _validate.columns_of_table(table, primary_key, "primary_key")
+        _validate.primary_key_has_no_duplicates(key)
+        _validate.primary_key_not_nullable(key, dtypes)
+        _validate.primary_key_is_scalar(key, dtypes)
+    sort_names = _validate.columns_of_table(table, sort_by, "sort_by") if sort_by is not None else None
+    types = _validate.column_types_are_supported(dtypes)
+    spec = SinkSpec(
+        table_name=table_name, database=database_str, columns=tuple(columns),
+        types=tuple(types[c] for c in columns), snapshot=snapshot,
+        primary_key=tuple(key) if key else None, init_mode=init_mode,
+        max_batch_size=max_batch_size, detach_between_batches=detach_between_batches, name=name,
+        retention_ms=_retention.retention_ms(retention, snapshot=snapshot))
+    return spec, sort_names
+
+
+def attach(table, spec: SinkSpec, sort_by: Iterable[Any] | None) -> _Writer:
+    """Subscribe a writer for `spec` to `table` (raw engine callbacks: no per-row dict)."""
+    writer = _Writer(spec)
+    sort_refs = [table[c] for c in sort_by] if sort_by is not None else None
+    table_to_datasink(table, datasink.CallbackDataSink(
+        on_change=writer.make_on_change(), on_time_end=writer.on_time_end, on_end=writer.on_end,
+        skip_persisted_batch=True, skip_errors=True, unique_name=spec.name, sort_by=sort_refs))
+    return writer
+
+
+def write(
+    table,
+    *,
+    table_name: str,
+    database: str | os.PathLike,
+    max_batch_size: int | None = None,
+    init_mode: str = "default",
+    output_table_type: str = "stream_of_changes",
+    primary_key: list | None = None,
+    detach_between_batches: bool = False,
+    name: str | None = None,
+    sort_by: Iterable | None = None,
+    retention=None,
+) -> None:
+    """Writes ``table`` into a table of a DuckDB database file; no Pathway license needed.
+
+    A drop-in for ``pw.io.duckdb.write`` (Pathway 0.33): same keywords, same layout, same
+    errors. Each Pathway minibatch is buffered column-wise and written as Arrow data in
+    one DuckDB transaction, so a minibatch lands whole or not at all, and readers never
+    see half of one.
+
+    With ``output_table_type="stream_of_changes"`` (the default) every change is appended
+    with two extra columns: ``time`` (``BIGINT``, the minibatch time) and ``diff``
+    (``SMALLINT``, ``1`` for an insertion, ``-1`` for a deletion); an update is a ``-1``
+    and a ``+1`` in the same minibatch. Schema columns named ``time`` or ``diff`` are
+    refused.
+
+    With ``output_table_type="snapshot"`` the table holds the current state, keyed by
+    ``primary_key`` (non-nullable scalar columns; the created table carries a
+    ``PRIMARY KEY`` on them). Per minibatch the changes are consolidated per key: a key
+    whose changes are all retractions is deleted, any other key is upserted with its
+    last insertion, with one ``DELETE`` and one ``INSERT ... ON CONFLICT DO UPDATE``.
+
+    ``init_mode``: ``"default"`` requires the table to exist and fit,
+    ``"create_if_not_exists"`` creates it when missing, ``"replace"`` drops and recreates
+    it. The destination is created, or checked, when the pipeline starts, even if the
+    output stays empty; a view, a missing column, an extra ``NOT NULL`` column without a
+    default, ``NOT NULL`` where Pathway may send ``NULL``, or (snapshot) no key
+    constraint on ``primary_key`` stops the run before any data is written.
+
+    Types: bool ``BOOLEAN``, int ``BIGINT``, float ``DOUBLE``, str ``VARCHAR``, bytes
+    ``BLOB``, Pointer ``VARCHAR``, DateTimeNaive ``TIMESTAMP``, DateTimeUtc ``TIMESTAMP``
+    (UTC), Duration ``INTERVAL``, Json ``JSON``, lists and homogeneous tuples ``T[]``,
+    numpy arrays ``DOUBLE[]`` / ``BIGINT[]`` (NaN and inf kept); ``Optional`` columns are
+    nullable, all others ``NOT NULL``.
+
+    A DuckDB file is held read-write by one process or read-only by several. By default
+    the writer holds the file for the whole run; with ``detach_between_batches=True`` it
+    opens the file per minibatch and closes it after a ``CHECKPOINT``, so other processes
+    can read between batches; lock conflicts are retried with backoff (10 ms doubling to
+    1 s) for up to 30 s, then the run stops with a clear error.
+
+    A DuckDB error while writing rolls the minibatch back and stops ``pw.run`` with a
+    ``RuntimeError`` naming the table and the cause. The sink records every destination
+    in ``_pw_duckdb_sink_tables`` and every commit in ``_pw_duckdb_sink_commits``, in the
+    data's own transaction.
+
+    Args:
+        table: The table to write.
+        table_name: The destination table in the DuckDB database.
+        database: Path of the DuckDB file (created if missing), or ``":memory:"``.
+        max_batch_size: Upper bound on the rows held in memory; a larger minibatch is
+            written in chunks inside its single transaction.
+        init_mode: ``"default"``, ``"create_if_not_exists"`` or ``"replace"``.
+        output_table_type: ``"stream_of_changes"`` or ``"snapshot"``.
+        primary_key: Columns of ``table`` forming the key; snapshot only, and required there.
+        detach_between_batches: Close the database between minibatches so other
+            processes can read it; not with ``":memory:"``.
+        name: A unique name for the writer, used in logs and recorded with its commits.
+            A named writer is exactly-once across crashes (see the README); unnamed,
+            at-least-once.
+        sort_by: Columns to order the changes of each minibatch by (stream only).
+        retention: Change logs only: how much history to keep, a ``timedelta`` or
+            milliseconds. Changes older than that are compacted, inside the writer's own
+            transactions, into the state they add up to (see ``pw_duckdb_sink.compact``).
+
+    Returns:
+        None
+
+    Examples:
+
+    >>> import duckdb, os, tempfile
+    >>> import pathway as pw
+    >>> import pw_duckdb_sink
+    >>> db = os.path.join(tempfile.mkdtemp(), "shop.duckdb")
+    >>> orders = pw.debug.table_from_markdown('''
+    ...     customer | amount
+    ...     alice    | 10
+    ...     bob      | 5
+    ...     alice    | 7
+    ... ''')
+    >>> totals = orders.groupby(pw.this.customer).reduce(
+    ...     pw.this.customer, total=pw.reducers.sum(pw.this.amount))
+    >>> pw_duckdb_sink.write(orders, table_name="orders", database=db,
+    ...                      init_mode="create_if_not_exists")
+    >>> pw_duckdb_sink.write(totals, table_name="totals", database=db,
+    ...                      init_mode="create_if_not_exists",
+    ...                      output_table_type="snapshot", primary_key=[totals.customer])
+    >>> pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    >>> con = duckdb.connect(db, read_only=True)
+    >>> con.execute("SELECT customer, amount, diff FROM orders ORDER BY amount").fetchall()
+    [('bob', 5, 1), ('alice', 7, 1), ('alice', 10, 1)]
+    >>> con.execute("SELECT * FROM totals ORDER BY customer").fetchall()
+    [('alice', 17), ('bob', 5)]
+    >>> con.close()
+    """
+    spec, sort_names = build_spec(
+        table, table_name=table_name, database=database, max_batch_size=max_batch_size,
+        init_mode=init_mode, output_table_type=output_table_type, primary_key=primary_key,
+        detach_between_batches=detach_between_batches, name=name, sort_by=sort_by,
+        retention=retention)
+    attach(table, spec, sort_names)
