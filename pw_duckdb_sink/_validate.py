@@ -25,26 +25,31 @@ INTERNAL_COLUMNS = ("_pw_key", "_pw_diff", "_pw_time", "_pw_seq")
 
 # --- build time ----------------------------------------------------------------------
 
+class ArgumentError(ValueError, TypeError):
+    """A keyword outside its allowed values or type. pw.io.duckdb.write's type hints raise
+    TypeError for these; being both lets code written for either writer catch it."""
+
+
 def init_mode_is_known(init_mode: str) -> None:
     if init_mode not in INIT_MODES:
-        raise ValueError(f"init_mode={init_mode!r} is not one of {list(INIT_MODES)}")
+        raise ArgumentError(f"init_mode={init_mode!r} is not one of {list(INIT_MODES)}; pick one")
 
 
 def output_table_type_is_known(output_table_type: str) -> None:
     if output_table_type not in OUTPUT_TABLE_TYPES:
-        raise ValueError(
-            f"output_table_type={output_table_type!r} is not one of {list(OUTPUT_TABLE_TYPES)}")
+        raise ArgumentError(
+            f"output_table_type={output_table_type!r} is not one of {list(OUTPUT_TABLE_TYPES)}; pick one")
 
 
 def table_name_is_given(table_name: str) -> None:
     if not isinstance(table_name, str) or not table_name:
-        raise ValueError("table_name must be a non-empty string naming the destination table")
+        raise ArgumentError("table_name must be a non-empty string naming the destination table")
 
 
 def max_batch_size_is_positive(max_batch_size: int | None) -> None:
     if max_batch_size is not None and (isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int)
                                        or max_batch_size < 1):
-        raise ValueError(
+        raise ArgumentError(
             f"max_batch_size={max_batch_size!r}: give a positive number of rows, or None for no bound")
 
 
