@@ -214,7 +214,8 @@ def read_baseline(
     an error. Its column types come from ``schema`` (a ``pw.Schema`` of the source table's
     columns) when given; otherwise counts are ``int``, sums ``float`` and other columns ``ANY``;
     ``with_baseline`` adapts them to the session's types. A table that exists but lacks a
-    named column, or whose summed column is not numeric, raises ``ValueError``.
+    named column, whose summed column is not numeric, or whose columns disagree with a given
+    ``schema``, raises ``ValueError``.
 
     Pathway persistence: a run with ``pw.run(persistence_config=cfg)`` restores the session's
     state and re-emits the all-time aggregate, so whatever the session's own named writer
@@ -298,6 +299,18 @@ def _check_key(key) -> list[str]:
     return list(key)
 
 
+def _check_schema(table_name, columns, derived, given, key, parsed) -> None:
+    """A given schema must agree with the table on every column the baseline reads: the output
+    types come from the schema, the values from the table."""
+    used = list(dict.fromkeys(list(key) + [col for _, _, col in parsed if col is not None]))
+    for col in used:
+        want, have = pdt.unoptionalize(given.get(col, pdt.ANY)), pdt.unoptionalize(derived[col])
+        if want != pdt.ANY and have != pdt.ANY and want != have:
+            raise ValueError(f"schema= declares column {col!r} as {want.typehint}, but table "
+                             f"{table_name!r} stores it as {columns[col]} ({have.typehint}); fix the "
+                             "schema, or leave schema= out to derive the types from the table")
+
+
 def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded, source_types):
     """(rows as a DataFrame or None if the table is missing, source column dtypes)."""
     columns = _columns(con, table_name)
@@ -305,13 +318,16 @@ def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded,
         return None, source_types
     kind = _kind(con, table_name, columns)
     _check_fit(table_name, columns, kind, key, parsed, time_column, lo is not None or hi is not None)
+    derived = {}
+    for name, typ in columns.items():
+        try:
+            derived[name] = _types.pathway_dtype(typ)
+        except Exception:
+            derived[name] = pdt.ANY
     if source_types is None:
-        source_types = {}
-        for name, typ in columns.items():
-            try:
-                source_types[name] = _types.pathway_dtype(typ)
-            except Exception:
-                source_types[name] = pdt.ANY
+        source_types = derived
+    else:
+        _check_schema(table_name, columns, derived, source_types, key, parsed)
     if excluded is not None and kind == "snapshot":
         writers = [e for e in _catalog.read_tables(con) if e["table_name"] == table_name]
         if writers and writers[0]["writer_name"] == excluded:

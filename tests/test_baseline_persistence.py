@@ -52,3 +52,36 @@ def test_missing_or_empty_storage_leaves_nothing_out(db_path, tmp_path, make_dir
 def test_exclude_writer_and_persistence_config_go_together(db_path):
     with pytest.raises(ValueError, match="go together"):
         read_baseline(database=db_path, table_name="ev", aggregates={"n": "count"}, exclude_writer="live")
+
+
+def _storage_with_state(tmp_path):
+    storage = tmp_path / "pstorage"
+    storage.mkdir()
+    (storage / "state").write_text("x")
+    return pw.persistence.Config(pw.persistence.Backend.filesystem(storage))
+
+
+def test_a_snapshot_of_the_restored_writer_is_left_out_whole(db_path, tmp_path):
+    import pw_duckdb_sink
+
+    orders = pw.debug.table_from_markdown("""
+        shop | amount
+        a    | 2.5
+        b    | 4.0
+        a    | 1.5
+    """)
+    totals = orders.groupby(orders.shop).reduce(orders.shop, revenue=pw.reducers.sum(orders.amount))
+    pw_duckdb_sink.write(totals, database=db_path, table_name="totals", name="live", init_mode="create_if_not_exists",
+                         output_table_type="snapshot", primary_key=[totals.shop])
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    pw.internals.parse_graph.G.clear()
+    cfg = _storage_with_state(tmp_path)
+
+    def read(writer):
+        return pw.debug.table_to_pandas(read_baseline(
+            database=db_path, table_name="totals", aggregates={"r": ("sum", "revenue")},
+            exclude_writer=writer, persistence_config=cfg))
+
+    assert len(read("live")) == 0  # the restored session re-emits this whole snapshot
+    pw.internals.parse_graph.G.clear()
+    assert read("someone_else")["r"].item() == pytest.approx(2.5 + 4.0 + 1.5)

@@ -168,3 +168,59 @@ def test_baseline_of_a_table_written_by_the_sink(db_path):
     got = _rows(base, ["region"])
     assert (got[("a",)]["revenue"], got[("a",)]["n"], got[("a",)]["last"]) == (4.0, 2, 1.5)
     assert (got[("b",)]["revenue"], got[("b",)]["n"]) == (4.0, 1)
+
+
+def test_schema_is_derived_from_the_catalog_when_not_given(db_path, log_rows):
+    rows, live = log_rows
+    _change_log(db_path, rows)
+    base = read_baseline(database=db_path, table_name="sales", key=["region"], aggregates={
+        "revenue": ("sum", "amount"), "qty": "sum", "n": "count", "top": ("max", "qty"), "latest": ("last", "region")})
+    hints = base.typehints()
+    # VARCHAR -> str, DOUBLE sum -> float, BIGINT sum/max -> int, count -> int
+    assert (hints["region"], hints["revenue"], hints["qty"], hints["n"], hints["top"], hints["latest"]) == (
+        str, float, int, int, int, str)
+
+
+def test_given_schema_that_fits_sets_the_types(db_path, log_rows):
+    class Sales(pw.Schema):
+        region: str | None
+        amount: float
+        qty: int
+
+    rows, live = log_rows
+    _change_log(db_path, rows)
+    base = read_baseline(database=db_path, table_name="sales", key=["region"], schema=Sales,
+                         aggregates={"qty": "sum", "hi": ("max", "amount")})
+    assert (base.typehints()["qty"], base.typehints()["hi"]) == (int, float)
+    got = _rows(base, ["region"])
+    for region in "abc":
+        assert got[(region,)]["qty"] == sum(r[2] for r, _ in live if r[0] == region)
+
+
+def test_given_schema_that_disagrees_with_the_table_is_a_clear_error(db_path):
+    class Sales(pw.Schema):
+        region: str
+        amount: int  # the table stores DOUBLE
+
+    _change_log(db_path, [("a", 2.5, 1, 1, 1)])
+    with pytest.raises(ValueError, match="declares column 'amount' as .*int.* stores it as DOUBLE"):
+        read_baseline(database=db_path, table_name="sales", schema=Sales, aggregates={"r": ("sum", "amount")})
+
+
+def test_keyed_snapshot_aggregates_per_key(db_path):
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE daily (day DATE PRIMARY KEY, region VARCHAR, revenue DOUBLE)")
+    rng = random.Random(3)
+    vals = [(f"2024-01-{d:02d}", rng.choice("ab"), float(rng.randint(1, 50))) for d in range(1, 21)]
+    con.executemany("INSERT INTO daily VALUES (?, ?, ?)", vals)
+    con.close()
+    base = read_baseline(database=db_path, table_name="daily", key=["region"], time_column="day", aggregates={
+        "revenue": "sum", "days": "count", "lo": ("min", "revenue"), "hi": ("max", "revenue"),
+        "latest": ("last", "revenue")})
+    got = _rows(base, ["region"])
+    assert set(got) == {(r,) for _, r, _ in vals}
+    for (region,), g in got.items():
+        mine = [v for v in vals if v[1] == region]
+        assert g["revenue"] == sum(v[2] for v in mine) and g["days"] == len(mine)
+        assert (g["lo"], g["hi"]) == (min(v[2] for v in mine), max(v[2] for v in mine))
+        assert g["latest"] == max(mine)[2]  # ISO dates sort as dates

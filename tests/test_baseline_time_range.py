@@ -109,3 +109,44 @@ def test_range_on_a_snapshot_needs_a_time_column(db_path):
     con.close()
     with pytest.raises(ValueError, match="time_column"):
         read_baseline(database=db_path, table_name="snap", since=dt.timedelta(days=1), aggregates={"v": "sum"})
+
+
+def _typed_events(db, instants, tz):
+    """One event per instant in every column form: TIMESTAMPTZ, wall-clock TIMESTAMP and DATE in
+    tz, millisecond-epoch BIGINT; the change log's `time` is 0 (so only the user column ranges)."""
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE ev (amount BIGINT, at_utc TIMESTAMPTZ, at_local TIMESTAMP, day DATE, "
+                "at_ms BIGINT, time BIGINT, diff SMALLINT)")
+    for i, t in enumerate(instants):
+        local = t.astimezone(tz)
+        con.execute("INSERT INTO ev VALUES (?, ?, ?, ?, ?, 0, 1)",
+                    [i + 1, t, local.replace(tzinfo=None), local.date(), int(t.timestamp() * 1000)])
+    con.close()
+
+
+@pytest.mark.parametrize("column", ["at_utc", "at_local", "day", "at_ms"])
+@pytest.mark.parametrize("naive", [False, True], ids=["aware", "naive_in_tz"])
+def test_datetime_range_on_a_user_column(db_path, column, naive):
+    tz = ZoneInfo("Asia/Kolkata")  # UTC+05:30, no DST: wall-clock order is instant order
+    start = dt.datetime(2024, 3, 9, 12, tzinfo=UTC)
+    instants = [start + dt.timedelta(hours=h) for h in range(0, 72, 7)]
+    _typed_events(db_path, instants, tz)
+    lo, hi = start + dt.timedelta(hours=15), start + dt.timedelta(hours=50)
+    bounds = (lo.astimezone(tz).replace(tzinfo=None), hi.astimezone(tz).replace(tzinfo=None)) if naive else (lo, hi)
+    got = _total(read_baseline(database=db_path, table_name="ev", since=bounds[0], until=bounds[1], tz="Asia/Kolkata",
+                               time_column=column, aggregates={"n": "count", "r": ("sum", "amount")}))
+    if column == "day":  # a DATE column compares the local days the bounds fall on
+        days = [t.astimezone(tz).date() for t in instants]
+        picked = [i + 1 for i, d in enumerate(days) if lo.astimezone(tz).date() <= d < hi.astimezone(tz).date()]
+        assert got == (len(picked), sum(picked) if picked else None)
+    else:
+        assert got == _expect(instants, lo, hi)
+
+
+def test_range_on_a_text_column_is_a_clear_error(db_path):
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE ev (amount BIGINT, label VARCHAR, time BIGINT, diff SMALLINT)")
+    con.close()
+    with pytest.raises(ValueError, match="time_column has DuckDB type VARCHAR"):
+        read_baseline(database=db_path, table_name="ev", since=dt.timedelta(days=1), time_column="label",
+                      aggregates={"n": "count"})
