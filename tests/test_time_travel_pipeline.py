@@ -99,6 +99,12 @@ def test_writer_retention_compacts_behind_the_stream_and_keeps_later_states(db_p
     assert later
     for t, expected in later:
         assert _state(db_path, t) == expected
+    # The all-time baseline (the consolidated log) is still the final totals from the input.
+    pw.internals.parse_graph.G.clear()
+    base = pw_duckdb_sink.read_baseline(database=db_path, table_name="totals", key=["country"],
+                                        aggregates={"total": "sum"})
+    assert Counter(map(tuple, pw.debug.table_to_pandas(base)[["country", "total"]].itertuples(index=False))) \
+        == states[-1]
     # The same stream without retention keeps more rows.
     pw.internals.parse_graph.G.clear()
     plain = tmp_path / "plain.duckdb"
