@@ -212,3 +212,40 @@ def test_read_baseline_is_the_same_before_and_after_compaction(log, db_path, tmp
     assert result.rows_after < result.rows_before
     assert _baseline(db_path) == before
     assert _baseline(db_path, exclude_writer="a", persistence_config=cfg) == before_without_a
+
+
+def test_writer_retention_catches_up_in_bounded_steps(db_path, monkeypatch):
+    """A long log under a new retention= is compacted over several commits, each folding in at
+    most MAX_ROWS_PER_COMPACTION old rows, so no single minibatch stalls on the whole history."""
+    import types
+
+    from pw_duckdb_sink import _retention
+
+    budget = 60
+    monkeypatch.setattr(_retention, "MAX_ROWS_PER_COMPACTION", budget)
+    con = duckdb.connect(str(db_path))
+    changes, states = simulate(8, batches=200, start_ms=START)
+    write_log(con, "sales", changes, writers={t: ["w"] for t in states})
+    times = sorted(states)
+    all_time = consolidate(con, "sales")
+    rows_at = Counter(c[2] for c in changes)
+    now, keep = times[-1], times[-1] - times[150]
+    spec = types.SimpleNamespace(retention_ms=keep, snapshot=False, table_name="sales")
+    writer_state, done, steps = {}, -(2**62), 0
+    while True:
+        con.execute("BEGIN TRANSACTION")
+        _retention.maybe_compact(con, writer_state, spec, now)
+        con.execute("COMMIT")
+        reached = compacted_horizon(con, "sales")
+        if reached is None or reached == done:
+            break
+        folded = sum(n for t, n in rows_at.items() if done < t <= reached)
+        assert folded <= budget or len([t for t in rows_at if done < t <= reached]) == 1
+        done, steps = reached, steps + 1
+    assert steps > 1  # it took several commits
+    assert sum(rows_at.values()) > budget * steps  # and never the whole log at once
+    assert done > now - keep - keep // 4  # it caught up to within a quarter retention of the horizon
+    for t in times:
+        if t >= done:
+            assert rows_of(as_of(con, "sales", t)) == states[t]
+    assert consolidate(con, "sales") == all_time
