@@ -77,8 +77,11 @@ def snapshot_upsert(table: str, source: str, columns: Sequence[str], key: Sequen
     """Upsert the last insertion of every key that has one, in key order."""
     cols = column_list(columns)
     keys = column_list(key)
-    latest = (f"SELECT {cols} FROM {quote_ident(source)} WHERE {quote_ident(diff_col)} > 0 "
-              f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {quote_ident(seq_col)} DESC) = 1 "
+    src, diff, seq = quote_ident(source), quote_ident(diff_col), quote_ident(seq_col)
+    # The last insertion per key by its sequence number. Not a QUALIFY row_number() window:
+    # DuckDB 2.0's window turns a -0.0 payload into 0.0 when a VARCHAR column rides along.
+    latest = (f"SELECT {cols} FROM {src} WHERE {diff} > 0 AND ({keys}, {seq}) IN ("
+              f"SELECT {keys}, max({seq}) FROM {src} WHERE {diff} > 0 GROUP BY {keys}) "
               f"ORDER BY {keys}")
     others = [c for c in columns if c not in set(key)]
     if others:

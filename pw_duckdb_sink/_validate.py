@@ -146,10 +146,11 @@ def primary_key_not_nullable(key: Sequence[str], dtypes: dict[str, dt.DType]) ->
 def primary_key_is_scalar(key: Sequence[str], dtypes: dict[str, dt.DType]) -> None:
     for k in key:
         t = dtypes[k]
-        if isinstance(t, (dt.List, dt.Array, dt.Tuple)) or t == dt.JSON:
+        # DuckDB refuses these in a PRIMARY KEY ("Invalid type for index key").
+        if isinstance(t, (dt.List, dt.Array, dt.Tuple)) or t in (dt.JSON, dt.DURATION):
             raise ValueError(
                 f"primary_key column {k!r} has type {t}; DuckDB cannot index lists, arrays, "
-                "tuples or JSON, so pick scalar key columns")
+                "tuples, JSON or INTERVAL (Duration), so pick scalar key columns")
 
 
 def column_types_are_supported(dtypes: dict[str, dt.DType]) -> dict[str, _types.ColumnType]:

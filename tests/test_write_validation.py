@@ -1,6 +1,7 @@
 """Every build-time ValueError of write(): raised before the graph runs, saying what to do."""
 
 import numpy as np
+import pandas as pd
 import pathway as pw
 import pytest
 
@@ -58,6 +59,8 @@ def test_nullable_key_is_refused():
     pytest.param(lambda t: pw.apply_with_type(lambda a: (a, a), tuple[int, int], t.a), id="tuple"),
     pytest.param(lambda t: pw.apply_with_type(lambda a: pw.Json({"a": a}), pw.Json, t.a), id="json"),
     pytest.param(lambda t: pw.apply_with_type(lambda a: np.array([a]), np.ndarray, t.a), id="ndarray"),
+    # not a collection, but DuckDB cannot index INTERVAL either
+    pytest.param(lambda t: pw.apply_with_type(lambda a: pd.Timedelta(a), pw.Duration, t.a), id="duration"),
 ])
 def test_non_scalar_key_is_refused(make):
     t = _table().select(k=make(pw.this), v=pw.this.b)
