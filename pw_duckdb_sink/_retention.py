@@ -61,6 +61,27 @@ def compact(database_or_con, table_name: str, horizon) -> Compaction:
 
     Afterwards ``as_of(t)`` is unchanged for every ``t >= horizon`` and refuses ``t < horizon``;
     the all-time consolidation (the baseline) is unchanged, writer by writer.
+
+    Example: a total updated three times; compacting at time 2000 folds the first two changes
+    into the state they leave, while the states from 2000 on stay as they were:
+
+    >>> import duckdb, os, tempfile
+    >>> import pw_duckdb_sink
+    >>> db = os.path.join(tempfile.mkdtemp(), "sales.duckdb")
+    >>> con = duckdb.connect(db)
+    >>> _ = con.execute("CREATE TABLE revenue (country VARCHAR, total BIGINT, time BIGINT, diff SMALLINT)")
+    >>> _ = con.executemany("INSERT INTO revenue VALUES (?, ?, ?, ?)", [
+    ...     ("PL", 10, 1000, 1), ("PL", 10, 2000, -1), ("PL", 25, 2000, 1),
+    ...     ("PL", 25, 3000, -1), ("PL", 40, 3000, 1)])
+    >>> con.close()
+    >>> pw_duckdb_sink.compact(db, "revenue", 2000)
+    Compaction(horizon=2000, rows_before=5, rows_after=3)
+    >>> pw_duckdb_sink.as_of(db, "revenue", 2500).to_pylist()
+    [{'country': 'PL', 'total': 25}]
+    >>> pw_duckdb_sink.as_of(db, "revenue", 1500)
+    Traceback (most recent call last):
+    ...
+    ValueError: table 'revenue' is compacted up to time 2000 (1970-01-01T00:00:02+00:00); the states before that moment are gone. Ask for a moment at or after it, or keep a longer retention.
     """
     from pw_duckdb_sink._time_travel import to_epoch_ms
 

@@ -46,10 +46,25 @@ def as_of(database, table_name: str, at, *, format: str = "arrow",
             ``"pathway"`` (a static ``pw.Table`` whose schema follows the DuckDB types).
         columns: the user columns to return (default: all of them, without ``time``/``diff``).
 
-    Example: what did the dashboard show at 15:00 UTC yesterday?
+    Example: what did the dashboard show at 15:00 UTC yesterday? A change log of a running
+    total that was 10 from 14:00 and became 25 at 16:00:
 
-    >>> yesterday_15 = datetime.combine(date.today() - timedelta(days=1), time(15))  # doctest: +SKIP
-    >>> as_of("sales.duckdb", "revenue_by_country", yesterday_15, format="pandas")  # doctest: +SKIP
+    >>> import datetime as dt, duckdb, os, tempfile
+    >>> import pw_duckdb_sink
+    >>> db = os.path.join(tempfile.mkdtemp(), "sales.duckdb")
+    >>> yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    >>> def at(hour):  # a millisecond epoch, the unit of the `time` column
+    ...     return int(dt.datetime.combine(yesterday, dt.time(hour), dt.timezone.utc).timestamp() * 1000)
+    >>> con = duckdb.connect(db)
+    >>> _ = con.execute("CREATE TABLE revenue (country VARCHAR, total BIGINT, time BIGINT, diff SMALLINT)")
+    >>> _ = con.executemany("INSERT INTO revenue VALUES (?, ?, ?, ?)",
+    ...                     [("PL", 10, at(14), 1), ("PL", 10, at(16), -1), ("PL", 25, at(16), 1)])
+    >>> con.close()
+    >>> pw_duckdb_sink.as_of(db, "revenue", dt.datetime.combine(yesterday, dt.time(15)), format="pandas")
+      country  total
+    0      PL     10
+    >>> pw_duckdb_sink.as_of(db, "revenue", dt.timedelta(0)).to_pylist()  # now
+    [{'country': 'PL', 'total': 25}]
     """
     _check_format(format)
     at_ms = to_epoch_ms(at, what="at")
@@ -82,6 +97,21 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
     result has the table's columns, ``time`` and ``diff`` included, ordered by ``time`` and,
     within one minibatch, retractions before insertions (an update reads ``-old, +new``).
     ``since`` / ``until`` take the same kinds of moments as :func:`as_of` (``None``: unbounded).
+
+    Example: how one country's running total changed (an update is ``-old, +new``):
+
+    >>> import duckdb, os, tempfile
+    >>> import pw_duckdb_sink
+    >>> db = os.path.join(tempfile.mkdtemp(), "sales.duckdb")
+    >>> con = duckdb.connect(db)
+    >>> _ = con.execute("CREATE TABLE revenue (country VARCHAR, total BIGINT, time BIGINT, diff SMALLINT)")
+    >>> _ = con.executemany("INSERT INTO revenue VALUES (?, ?, ?, ?)", [
+    ...     ("PL", 10, 1000, 1), ("DE", 4, 1000, 1), ("PL", 10, 2000, -1), ("PL", 25, 2000, 1)])
+    >>> con.close()
+    >>> pw_duckdb_sink.history(db, "revenue", key={"country": "PL"}, since=1500, format="pandas")
+      country  total  time  diff
+    0      PL     10  2000    -1
+    1      PL     25  2000     1
     """
     _check_format(format)
     if not isinstance(key, Mapping) or not key:
