@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,8 +206,10 @@ class _Writer:
     def _take_batch(self, time: int) -> pa.Table:
         """Turn the buffer into an Arrow table and empty it."""
         spec = self.spec
-        n = len(self.rows)
-        columns = zip(*self.rows) if n else [() for _ in spec.columns]
+        n, rows = len(self.rows), self.rows
+        # One column at a time: zip(*rows) would hold an iterator per row (GC-tracked),
+        # and 10k of those per minibatch set off full garbage collections of the whole heap.
+        columns = [list(map(itemgetter(i), rows)) for i in range(len(spec.columns))]
         arrays = [_types.to_arrow(col, t) for col, t in zip(columns, spec.types)]
         names = list(spec.columns)
         arrays.append(pa.array(self.diffs, type=pa.int16()))
@@ -226,18 +229,18 @@ class _Writer:
         batch = reconcile(con, self.state, self.spec, self._take_batch(time))
         self.minibatch_rows += batch.num_rows
         con.register(_VIEW, batch)
-        try:
-            if not self.spec.snapshot:
-                self._insert_changes(con)
-            elif last and not self.staged:
-                self._apply_snapshot(con, _VIEW)
-            elif not self.staged:
-                con.execute(_sql.create_stage(_STAGE, _VIEW))
-                self.staged = True
-            else:
-                con.execute(_sql.append_stage(_STAGE, _VIEW))
-        finally:
-            con.unregister(_VIEW)
+        if not self.spec.snapshot:
+            self._insert_changes(con)
+        elif last and not self.staged:
+            self._apply_snapshot(con, _VIEW)
+        elif not self.staged:
+            con.execute(_sql.create_stage(_STAGE, _VIEW))
+            self.staged = True
+        else:
+            con.execute(_sql.append_stage(_STAGE, _VIEW))
+        # Not in a `finally`: after a failed statement the transaction is aborted and
+        # unregister would raise, hiding the real cause; _abort closes the connection anyway.
+        con.unregister(_VIEW)
 
     def _insert_changes(self, con) -> None:
         cols = self.spec.columns
