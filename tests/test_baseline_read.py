@@ -3,6 +3,7 @@
 import random
 
 import duckdb
+import pandas as pd
 import pathway as pw
 import pytest
 
@@ -224,3 +225,20 @@ def test_keyed_snapshot_aggregates_per_key(db_path):
         assert g["revenue"] == sum(v[2] for v in mine) and g["days"] == len(mine)
         assert (g["lo"], g["hi"]) == (min(v[2] for v in mine), max(v[2] for v in mine))
         assert g["latest"] == max(mine)[2]  # ISO dates sort as dates
+
+
+def test_count_of_a_column_skips_nulls_and_sum_min_max_ignore_them(db_path):
+    rows = [("a", 2.0, 1, 1, 1), ("a", None, 1, 2, 1), ("a", 5.0, 1, 3, 1), ("b", None, 1, 4, 1)]
+    _change_log(db_path, rows)
+    base = read_baseline(database=db_path, table_name="sales", key=["region"], aggregates={
+        "rows": "count", "priced": ("count", "amount"), "r": ("sum", "amount"), "lo": ("min", "amount")})
+    got = _rows(base, ["region"])
+    for region in "ab":
+        amounts = [r[1] for r in rows if r[0] == region]
+        present = [a for a in amounts if a is not None]
+        g = got[(region,)]
+        assert (g["rows"], g["priced"]) == (len(amounts), len(present))
+        if present:
+            assert (g["r"], g["lo"]) == (sum(present), min(present))
+        else:
+            assert pd.isna(g["r"]) and pd.isna(g["lo"])  # a region with no amount: NULL, not 0
