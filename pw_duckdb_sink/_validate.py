@@ -53,6 +53,13 @@ def max_batch_size_is_positive(max_batch_size: int | None) -> None:
             f"max_batch_size={max_batch_size!r}: give a positive number of rows, or None for no bound")
 
 
+def detach_and_name_have_their_types(detach_between_batches, name) -> None:
+    if not isinstance(detach_between_batches, bool):
+        raise ArgumentError(f"detach_between_batches={detach_between_batches!r}: pass True or False")
+    if name is not None and not isinstance(name, str):
+        raise ArgumentError(f"name={name!r}: pass a string naming the writer, or None")
+
+
 def primary_key_only_for_snapshot(snapshot: bool, primary_key) -> None:
     if not snapshot and primary_key is not None:
         raise ValueError(

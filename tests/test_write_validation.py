@@ -128,6 +128,14 @@ def test_bad_max_batch_size_is_refused(bad):
         pw_duckdb_sink.write(_table(), table_name="t", database="db.duckdb", max_batch_size=bad)
 
 
+@pytest.mark.parametrize("kwargs", [dict(detach_between_batches="yes"), dict(detach_between_batches=1),
+                                    dict(name=3)])
+def test_detach_and_name_of_the_wrong_type_are_refused(kwargs):
+    (key, value), = kwargs.items()
+    with pytest.raises(ValueError, match=rf"{key}={value!r}: pass"):
+        pw_duckdb_sink.write(_table(), table_name="t", database="db.duckdb", **kwargs)
+
+
 @pytest.mark.parametrize("bad", ["", None])
 def test_missing_table_name_is_refused(bad):
     with pytest.raises(ValueError, match="table_name must be a non-empty string"):
