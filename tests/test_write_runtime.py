@@ -340,27 +340,34 @@ EVIL_COLUMNS = ['key "k"', "v; DROP TABLE victim", "select", "with space"]
 def test_quoted_identifiers_work_and_inject_nothing(db_path, query, output_table_type):
     _execute(db_path, "CREATE TABLE victim (x INT)", "INSERT INTO victim VALUES (42)")
     k, v, sel, sp = EVIL_COLUMNS
+    # explicit ids: the update retracts the very row it replaces (a named writer checks that)
     src = pw.debug.table_from_markdown("""
-        a | b | __time__ | __diff__
-        1 | 2 | 2        | 1
-        3 | 4 | 2        | 1
-        1 | 2 | 4        | -1
-        1 | 5 | 4        | 1
+        id | a | b | __time__ | __diff__
+        1  | 1 | 2 | 2        | 1
+        2  | 3 | 4 | 2        | 1
+        1  | 1 | 2 | 4        | -1
+        1  | 1 | 5 | 4        | 1
     """)
     t = src.select(**{k: pw.this.a, v: pw.this.b, sel: pw.this.b * 10, sp: pw.cast(str, pw.this.a)})
-    extra = dict(primary_key=[t[k]]) if output_table_type == "snapshot" else {}
-    for init_mode in ("create_if_not_exists", "replace"):
-        pw_duckdb_sink.write(t, table_name=EVIL_TABLE, database=db_path, init_mode=init_mode,
-                             output_table_type=output_table_type, **extra)
+    if output_table_type == "snapshot":
+        extra = dict(primary_key=[t[k]])
+    else:  # the retention bookkeeping quotes the names too
+        extra = dict(retention=3_600_000)
+    # an unnamed writer, and a named one (its exactly-once state table is named after it)
+    tables = {EVIL_TABLE: ("create_if_not_exists", None), EVIL_TABLE + "'2": ("replace", EVIL_TABLE)}
+    for table_name, (init_mode, name) in tables.items():
+        pw_duckdb_sink.write(t, table_name=table_name, database=db_path, init_mode=init_mode,
+                             output_table_type=output_table_type, name=name, **extra)
     pw.run(**RUN)
     assert query(db_path, "SELECT x FROM victim") == [(42,)]
     cols = ", ".join(quote_ident(c) for c in EVIL_COLUMNS)
-    if output_table_type == "snapshot":
-        got = query(db_path, f"SELECT {cols} FROM {quote_ident(EVIL_TABLE)} ORDER BY 1")
-    else:
-        got = query(db_path, f"SELECT {cols} FROM {quote_ident(EVIL_TABLE)} GROUP BY ALL "
-                             "HAVING sum(diff) > 0 ORDER BY 1")
-    assert got == [(1, 5, 50, "1"), (3, 4, 40, "3")]
-    names = [c for (c,) in query(db_path, "SELECT column_name FROM information_schema.columns "
-                                          "WHERE table_name = ? ORDER BY ordinal_position", [EVIL_TABLE])]
-    assert names[:4] == EVIL_COLUMNS
+    for table_name in tables:
+        if output_table_type == "snapshot":
+            got = query(db_path, f"SELECT {cols} FROM {quote_ident(table_name)} ORDER BY 1")
+        else:
+            got = query(db_path, f"SELECT {cols} FROM {quote_ident(table_name)} GROUP BY ALL "
+                                 "HAVING sum(diff) > 0 ORDER BY 1")
+        assert got == [(1, 5, 50, "1"), (3, 4, 40, "3")], table_name
+        names = [c for (c,) in query(db_path, "SELECT column_name FROM information_schema.columns "
+                                              "WHERE table_name = ? ORDER BY ordinal_position", [table_name])]
+        assert names[:4] == EVIL_COLUMNS
