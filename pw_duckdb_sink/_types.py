@@ -16,6 +16,7 @@ DateTimeUtc                   TIMESTAMP       pd.Timestamp (tz-aware), UTC wall 
 Duration                      INTERVAL        pd.Timedelta
 Json                          JSON            pw.Json, written as its JSON text
 list[T], tuple[T, ...]        T[]             tuple
+tuple[T1, T2, ...] (mixed)    JSON            tuple, written as a JSON array
 np.ndarray (float / int)      DOUBLE[] / BIGINT[]  np.ndarray (NaN and inf kept)
 Optional[T]                   T, nullable     None or T
 ============================  ==============  =====================================
@@ -79,17 +80,31 @@ def _plain(dtype: dt.DType) -> tuple[str, pa.DataType, Convert | None]:
     if isinstance(dtype, dt.List):
         return _list_of(dtype.wrapped)
     if isinstance(dtype, dt.Tuple):
-        args = set(dtype.args)
-        if len(args) != 1:
-            raise UnsupportedType(
-                f"a tuple with mixed element types ({dtype}) has no DuckDB list type; "
-                "make it homogeneous (e.g. tuple[int, ...]) or split it into columns")
+        if len(set(dtype.args)) != 1:
+            # No list type fits mixed elements: a JSON array, as the native writer does.
+            return ("JSON", pa.string(), _json_array)
         return _list_of(dtype.args[0])
     if isinstance(dtype, dt.Array):
         return _array(dtype)
     raise UnsupportedType(
         f"Pathway type {dtype} has no DuckDB counterpart; declare a concrete type "
         "(e.g. pw.apply_with_type(..., str, ...) or pw.cast) before writing")
+
+
+def _json_array(values) -> str:
+    from pathway.internals.json import Json
+
+    def plain(v):
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if hasattr(v, "tolist"):  # numpy arrays and scalars
+            return v.tolist()
+        if isinstance(v, (str, int, float, bool, type(None), Json)) or hasattr(v, "isoformat") \
+                or hasattr(v, "total_seconds"):
+            return v  # Json.dumps encodes Json, timestamps and durations
+        return str(v)  # e.g. a Pointer, in its usual text form
+
+    return Json.dumps(plain(tuple(values)))
 
 
 def _list_of(element: dt.DType) -> tuple[str, pa.DataType, Convert | None]:
