@@ -363,7 +363,8 @@ def write(
     refused.
 
     With ``output_table_type="snapshot"`` the table holds the current state, keyed by
-    ``primary_key`` (non-nullable scalar columns; the created table carries a
+    ``primary_key`` (non-nullable scalar columns, not Duration: DuckDB cannot index an
+    ``INTERVAL``; the created table carries a
     ``PRIMARY KEY`` on them). Per minibatch the changes are consolidated per key: a key
     whose changes are all retractions is deleted, any other key is upserted with its
     last insertion, with one ``DELETE`` and one ``INSERT ... ON CONFLICT DO UPDATE``.
@@ -378,8 +379,9 @@ def write(
     Types: bool ``BOOLEAN``, int ``BIGINT``, float ``DOUBLE``, str ``VARCHAR``, bytes
     ``BLOB``, Pointer ``VARCHAR``, DateTimeNaive ``TIMESTAMP``, DateTimeUtc ``TIMESTAMP``
     (UTC), Duration ``INTERVAL``, Json ``JSON``, lists and homogeneous tuples ``T[]``,
-    numpy arrays ``DOUBLE[]`` / ``BIGINT[]`` (NaN and inf kept); ``Optional`` columns are
-    nullable, all others ``NOT NULL``.
+    tuples of mixed types ``JSON`` (an array), numpy arrays ``DOUBLE[]`` / ``BIGINT[]``
+    (nested by shape, NaN and inf kept); ``Optional`` columns are nullable, all others
+    ``NOT NULL``.
 
     A DuckDB file is held read-write by one process or read-only by several. By default
     the writer holds the file for the whole run; with ``detach_between_batches=True`` it
