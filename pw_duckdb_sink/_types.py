@@ -18,6 +18,7 @@ Json                          JSON            pw.Json, written as its JSON text
 list[T], tuple[T, ...]        T[]             tuple
 tuple[T1, T2, ...] (mixed)    JSON            tuple, written as a JSON array
 np.ndarray (float / int)      DOUBLE[] / BIGINT[]  np.ndarray (NaN and inf kept)
+pw.PyObjectWrapper            BLOB            Pathway's bincode (pathway.engine.serialize)
 Optional[T]                   T, nullable     None or T
 ============================  ==============  =====================================
 """
@@ -86,9 +87,18 @@ def _plain(dtype: dt.DType) -> tuple[str, pa.DataType, Convert | None]:
         return _list_of(dtype.args[0])
     if isinstance(dtype, dt.Array):
         return _array(dtype)
+    if isinstance(dtype, dt.PyObjectWrapper):
+        return ("BLOB", pa.binary(), _engine_bytes)
     raise UnsupportedType(
         f"Pathway type {dtype} has no DuckDB counterpart; declare a concrete type "
         "(e.g. pw.apply_with_type(..., str, ...) or pw.cast) before writing")
+
+
+def _engine_bytes(value) -> bytes:
+    """Pathway's own bincode encoding of a value; pathway.engine.deserialize reads it back."""
+    from pathway.engine import serialize
+
+    return serialize(value)
 
 
 def _json_array(values) -> str:

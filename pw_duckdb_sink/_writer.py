@@ -380,8 +380,9 @@ def write(
     ``BLOB``, Pointer ``VARCHAR``, DateTimeNaive ``TIMESTAMP``, DateTimeUtc ``TIMESTAMP``
     (UTC), Duration ``INTERVAL``, Json ``JSON``, lists and homogeneous tuples ``T[]``,
     tuples of mixed types ``JSON`` (an array), numpy arrays ``DOUBLE[]`` / ``BIGINT[]``
-    (nested by shape, NaN and inf kept); ``Optional`` columns are nullable, all others
-    ``NOT NULL``.
+    (nested by shape, NaN and inf kept), ``pw.PyObjectWrapper`` ``BLOB`` (Pathway's
+    bincode, read back with ``pathway.engine.deserialize``); ``Optional`` columns are
+    nullable, all others ``NOT NULL``.
 
     A DuckDB file is held read-write by one process or read-only by several. By default
     the writer holds the file for the whole run; with ``detach_between_batches=True`` it

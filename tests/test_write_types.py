@@ -12,6 +12,7 @@ import typing
 import numpy as np
 import pandas as pd
 import pathway as pw
+import pathway.engine as pw_engine
 import pytest
 
 import pw_duckdb_sink
@@ -60,6 +61,10 @@ COLUMNS = {
     # a tuple of mixed element types has no list type: a JSON array, as in the native table
     "tm": (tuple[int, str, float, bool | None], "JSON",
            [(1, "ż", 2.5, None), (-2, "", 0.0, True), (0, '"q"', -1e-9, False)], list),
+    # Pathway's bincode payload, as in the native table
+    "po": (pw.PyObjectWrapper, "BLOB",
+           [pw.wrap_py_object({"a": [1, 2]}), pw.wrap_py_object("ż"), pw.wrap_py_object(None)],
+           lambda w: w.value),
     "oi": (int | None, "BIGINT", [None, 3, None], lambda v: v),
     "os": (str | None, "VARCHAR", ["x", None, None], lambda v: v),
     "of": (float | None, "DOUBLE", [None, NAN, 1.0], lambda v: v),
@@ -139,6 +144,7 @@ def test_every_type_round_trips(db_path, query, output_table_type):
         for c, (_, duck, _, _) in COLUMNS.items():
             if duck == "JSON" and got[c] is not None:
                 got[c] = json.loads(got[c])
+        got["po"] = pw_engine.deserialize(got["po"]).value
         want = expected[got["n"]]
         for c in [*COLUMNS, "p"]:
             assert _same(got[c], want[c]), (c, got[c], want[c])

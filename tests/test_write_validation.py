@@ -166,9 +166,8 @@ def test_untyped_column_is_refused():
         pw_duckdb_sink.write(t, table_name="t", database="db.duckdb")
 
 
-def test_python_object_column_is_refused():
-    t = _table().select(pw.this.a, x=pw.apply_with_type(lambda a: pw.wrap_py_object(a), pw.PyObjectWrapper,
-                                                        pw.this.a))
+def test_a_list_of_untyped_elements_is_refused():
+    t = _table().select(pw.this.a, x=pw.apply_with_type(lambda a: [a], list, pw.this.a))
     with pytest.raises(ValueError, match=r"column 'x': .* has no DuckDB counterpart; declare a concrete type"):
         pw_duckdb_sink.write(t, table_name="t", database="db.duckdb")
 
