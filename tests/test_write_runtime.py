@@ -371,3 +371,55 @@ def test_quoted_identifiers_work_and_inject_nothing(db_path, query, output_table
         names = [c for (c,) in query(db_path, "SELECT column_name FROM information_schema.columns "
                                               "WHERE table_name = ? ORDER BY ordinal_position", [table_name])]
         assert names[:4] == EVIL_COLUMNS
+
+
+# --- set-based writes: the statement count does not grow with the rows --------------------
+
+class _CountingConnection:
+    """Delegates to a DuckDB connection, counting the SQL statements sent through it."""
+
+    def __init__(self, con, log):
+        self._con, self._log = con, log
+
+    def execute(self, sql, *args, **kwargs):
+        self._log.append(sql)
+        return self._con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def _statements_for(tmp_path, monkeypatch, n_rows, output_table_type, max_batch_size=None):
+    log = []
+    real_connect = _connect.connect
+    monkeypatch.setattr(_connect, "connect", lambda *a, **k: _CountingConnection(real_connect(*a, **k), log))
+    # minibatch 1 inserts n rows; minibatch 2 updates half of them and deletes the other half
+    rows = [(i, i * 2, 2, 1) for i in range(n_rows)]
+    rows += [(i, i * 2, 4, -1) for i in range(n_rows)]
+    rows += [(i, i * 3, 4, 1) for i in range(0, n_rows, 2)]
+    df = pd.DataFrame(rows, columns=["k", "v", "__time__", "__diff__"])
+    t = pw.debug.table_from_pandas(df, id_from=["k"])
+    extra = dict(primary_key=[t.k]) if output_table_type == "snapshot" else {}
+    pw_duckdb_sink.write(t, table_name="t", database=tmp_path / f"{n_rows}.duckdb",
+                         init_mode="create_if_not_exists", output_table_type=output_table_type,
+                         max_batch_size=max_batch_size, **extra)
+    pw.run(**RUN)
+    pw.internals.parse_graph.G.clear()
+    monkeypatch.undo()
+    con = duckdb.connect(str(tmp_path / f"{n_rows}.duckdb"), read_only=True)
+    try:
+        state = con.execute("SELECT k, v FROM t" if output_table_type == "snapshot" else
+                            "SELECT k, v FROM t GROUP BY ALL HAVING sum(diff) > 0").fetchall()
+    finally:
+        con.close()
+    assert sorted(state) == [(i, i * 3) for i in range(0, n_rows, 2)]  # the run was right, too
+    assert any("INSERT INTO \"t\"" in sql for sql in log)  # the data statements were counted
+    return log
+
+
+@pytest.mark.parametrize("output_table_type", ["stream_of_changes", "snapshot"])
+def test_statement_count_does_not_depend_on_the_rows(tmp_path, monkeypatch, output_table_type):
+    small = _statements_for(tmp_path, monkeypatch, 10, output_table_type)
+    large = _statements_for(tmp_path, monkeypatch, 2_000, output_table_type)
+    assert len(large) == len(small)
+    assert Counter(small) == Counter(large)  # the same statements, not just as many
