@@ -423,3 +423,13 @@ def test_statement_count_does_not_depend_on_the_rows(tmp_path, monkeypatch, outp
     large = _statements_for(tmp_path, monkeypatch, 2_000, output_table_type)
     assert len(large) == len(small)
     assert Counter(small) == Counter(large)  # the same statements, not just as many
+
+
+def test_in_memory_database_runs(query):
+    """":memory:" is accepted, as by the native writer: the data lives for the run only."""
+    t = pw.debug.table_from_rows(pw.schema_from_types(a=int), [(1,), (2,)])
+    seen = []
+    pw_duckdb_sink.write(t, table_name="t", database=":memory:", init_mode="create_if_not_exists")
+    pw.io.subscribe(t, lambda key, row, time, is_addition: seen.append(row["a"]))
+    pw.run(**RUN)
+    assert sorted(seen) == [1, 2]
