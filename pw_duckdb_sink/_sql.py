@@ -29,16 +29,19 @@ def create_table(table: str, columns: Sequence[tuple[str, str, bool]], primary_k
 
 
 def table_kind() -> str:
-    """The kind ('BASE TABLE', 'VIEW', ...) of a relation in the main schema, or no row."""
+    """The kind ('BASE TABLE', 'VIEW', ...) of a relation in the main schema, or no row.
+
+    Names compare ignoring case, as DuckDB resolves them (even quoted): "Orders" is orders."""
     return ("SELECT table_type FROM information_schema.tables "
-            "WHERE table_schema = current_schema() AND table_name = ?")
+            "WHERE table_schema = current_schema() AND lower(table_name) = lower(?)")
 
 
 def table_columns() -> str:
     """Columns of a table: name, nullability and whether they have a default."""
     return ("SELECT column_name, is_nullable = 'YES', column_default IS NOT NULL "
             "FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position")
+            "WHERE table_schema = current_schema() AND lower(table_name) = lower(?) "
+            "ORDER BY ordinal_position")
 
 
 def insert_from(table: str, source: str, columns: Sequence[str]) -> str:
@@ -100,5 +103,5 @@ def insert_select(table: str, source: str, columns: Sequence[str], expressions: 
 def unique_constraints() -> str:
     """Column lists of the PRIMARY KEY / UNIQUE constraints of a table."""
     return ("SELECT constraint_column_names FROM duckdb_constraints() "
-            "WHERE schema_name = current_schema() AND table_name = ? "
+            "WHERE schema_name = current_schema() AND lower(table_name) = lower(?) "
             "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')")

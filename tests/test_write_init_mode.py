@@ -112,3 +112,17 @@ def test_snapshot_into_existing_keyed_table(db_path, query):
                          primary_key=[t.a])
     pw.run(**RUN)
     assert query(db_path, "SELECT a, b FROM t ORDER BY a") == [*ROWS, (9, "keep")]
+
+
+@pytest.mark.parametrize("init_mode", ["default", "create_if_not_exists"])
+def test_existing_table_named_in_another_case_is_found_and_checked(db_path, query, init_mode):
+    # DuckDB resolves "Orders" and orders to one table, so the writer must find and check it
+    _setup(db_path, 'CREATE TABLE "T" (a BIGINT, b VARCHAR, time BIGINT, diff SMALLINT)')
+    _write(db_path, init_mode=init_mode)
+    assert sorted(query(db_path, "SELECT a, b FROM t"), key=str) == sorted(ROWS, key=str)
+
+
+def test_existing_table_named_in_another_case_that_does_not_fit_is_refused(db_path, query):
+    _setup(db_path, 'CREATE TABLE "T" (a BIGINT, time BIGINT, diff SMALLINT)')
+    with pytest.raises(ValueError, match=r"'b'"):
+        _write(db_path, init_mode="create_if_not_exists")
