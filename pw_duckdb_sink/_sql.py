@@ -94,6 +94,27 @@ def snapshot_upsert(table: str, source: str, columns: Sequence[str], key: Sequen
     return f"INSERT INTO {quote_ident(table)} ({cols}) {latest} ON CONFLICT ({keys}) {action}"
 
 
+def snapshot_delete_touched(table: str, source: str, key: Sequence[str]) -> str:
+    """Delete every key that has a change in the minibatch (DuckDB >= 1.2 accepts a delete and
+    re-insert of one key inside one transaction)."""
+    keys = column_list(key)
+    return (f"DELETE FROM {quote_ident(table)} WHERE ({keys}) IN ("
+            f"SELECT ({keys}) FROM {quote_ident(source)} GROUP BY {keys})")
+
+
+def snapshot_insert_latest(table: str, source: str, columns: Sequence[str], key: Sequence[str],
+                           diff_col: str, seq_col: str) -> str:
+    """Insert the last insertion of every key that has one (after snapshot_delete_touched)."""
+    cols = column_list(columns)
+    keys = column_list(key)
+    src, diff, seq = quote_ident(source), quote_ident(diff_col), quote_ident(seq_col)
+    # max(seq) per key, not a QUALIFY window: see snapshot_upsert (-0.0 lost its sign)
+    return (f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {src} "
+            f"WHERE {diff} > 0 AND ({keys}, {seq}) IN ("
+            f"SELECT {keys}, max({seq}) FROM {src} WHERE {diff} > 0 GROUP BY {keys}) "
+            f"ORDER BY {keys}")
+
+
 def insert_select(table: str, source: str, columns: Sequence[str], expressions: Sequence[str]) -> str:
     """Append ``source`` into ``table``: ``columns`` receive the (already quoted) ``expressions``."""
     return (f"INSERT INTO {quote_ident(table)} ({column_list(columns)}) "

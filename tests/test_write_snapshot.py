@@ -133,3 +133,29 @@ def test_key_only_table(db_path, query):
                          output_table_type="snapshot", primary_key=[t.k])
     pw.run(**RUN)
     assert query(db_path, "SELECT k FROM s ORDER BY k") == [("a",), ("b",)]
+
+
+def test_extra_columns_of_an_existing_table_keep_their_values(db_path, query):
+    # A user's table with a column of its own: updated keys keep that column's value (the
+    # sink updates those rows in place rather than deleting and re-inserting them).
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE s (k VARCHAR PRIMARY KEY, v BIGINT NOT NULL, note VARCHAR DEFAULT 'new')")
+    con.execute("INSERT INTO s VALUES ('a', 0, 'kept'), ('z', 0, 'gone')")
+    con.close()
+    t = pw.debug.table_from_markdown("""
+        k | v | __time__ | __diff__
+        a | 1 | 2        | 1
+        b | 2 | 2        | 1
+        z | 0 | 2        | 1
+        a | 1 | 4        | -1
+        a | 3 | 4        | 1
+        z | 0 | 4        | -1
+    """)
+    pw_duckdb_sink.write(t, table_name="s", database=db_path, output_table_type="snapshot",
+                         primary_key=[t.k])
+    final = _final_state(t, ["k"])
+    pw.run(**RUN)
+    assert query(db_path, "SELECT k, v FROM s ORDER BY k") == sorted(final.values())
+    assert query(db_path, "SELECT k, note FROM s ORDER BY k") == [("a", "kept"), ("b", "new")]
