@@ -26,17 +26,20 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
             timeout_s: float = DEFAULT_TIMEOUT_S) -> duckdb.DuckDBPyConnection:
     """Open `database`, retrying lock conflicts for up to `timeout_s` seconds.
 
-    Raises RuntimeError naming the file once the bound is spent; any other error is
-    raised at once.
+    Raises RuntimeError naming the file once the bound is spent, ValueError for a file that
+    is not a DuckDB database; any other error is raised at once.
     """
     path = os.fspath(database)
+    in_memory = path in ("", ":memory:") or path.startswith(":memory:")
     deadline = time.monotonic() + timeout_s
     wait = FIRST_WAIT_S
     while True:
         try:
-            return duckdb.connect(path, read_only=read_only)
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            if not _is_lock_conflict(exc):
+            con = duckdb.connect(path, read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException, duckdb.CatalogException) as exc:
+            if not in_memory and _is_not_a_database(exc):
+                raise _not_a_database(path, exc) from exc
+            if isinstance(exc, duckdb.CatalogException) or not _is_lock_conflict(exc):
                 raise
             left = deadline - time.monotonic()
             if left <= 0:
@@ -46,3 +49,30 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
                     "connections, or write with detach_between_batches=True") from exc
             time.sleep(min(wait, left))
             wait = min(wait * 2, MAX_WAIT_S)
+            continue
+        if not in_memory and _opened_in_memory(con):
+            con.close()
+            raise _not_a_database(path, None)
+        return con
+
+
+def _is_not_a_database(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    # Read-only: DuckDB 2 takes an existing CSV/Parquet path for a data file to view in memory.
+    return "not a valid DuckDB database file" in text or "in-memory database in read-only" in text
+
+
+def _opened_in_memory(con: duckdb.DuckDBPyConnection) -> bool:
+    """Read-write, DuckDB 2 opens an existing CSV/Parquet file as an in-memory database with a
+    view over it: whatever is written there would vanish at close."""
+    row = con.execute("SELECT path FROM duckdb_databases() "
+                      "WHERE database_name = current_database()").fetchone()
+    return row is None or row[0] is None
+
+
+def _not_a_database(path: str, exc: duckdb.Error | None) -> ValueError:
+    cause = f" ({exc})" if exc is not None else " (DuckDB would read it as a data file)"
+    return ValueError(
+        f"{path!r} is not a DuckDB database{cause}. Pass the path of a DuckDB file written by "
+        "pw_duckdb_sink.write, or a new path for one to be created; a data file such as a CSV "
+        "cannot be written into")
