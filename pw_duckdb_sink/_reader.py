@@ -263,6 +263,10 @@ def read_baseline(
     """
     key = _check_key(key)
     parsed = _parse_aggregates(aggregates)
+    clash = [out for out, _, _ in parsed if out in key]
+    if clash:
+        raise ValueError(f"aggregates {clash} have the name of a key column; the result holds the key "
+                         "columns and one column per aggregate, so give these aggregates other names")
     if (exclude_writer is None) != (persistence_config is None):
         raise ValueError("exclude_writer= and persistence_config= go together: pass both when the "
                          "pipeline runs with persistence (the session then holds that writer's rows), "
@@ -271,6 +275,9 @@ def read_baseline(
     now = dt.datetime.now(dt.timezone.utc)
     lo = _time_range.resolve(since, name="since", tz=zone, now=now)
     hi = _time_range.resolve(until, name="until", tz=zone, now=now)
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValueError(f"since ({lo.isoformat()}) is not before until ({hi.isoformat()}): the range "
+                         "is empty. since is the start (inclusive), until the end (exclusive); swap them")
     source_types = ({n: c.dtype for n, c in schema.columns().items()} if schema is not None else None)
     excluded = exclude_writer if exclude_writer is not None and _storage_has_state(persistence_config) else None
 
@@ -353,6 +360,9 @@ def _parse_columns(columns) -> list[tuple[str, str, tuple[str, ...]]]:
                          '"avg_order": ("avg", "revenue", "orders")}')
     parsed = []
     for out, spec in columns.items():
+        if not isinstance(spec, (str, tuple, list)) or not spec:
+            raise ValueError(f"columns[{out!r}]={spec!r}: give an op name such as 'sum', (op, column) "
+                             "or ('avg', sum_column, count_column)")
         op, args = (spec, (out,)) if isinstance(spec, str) else (spec[0], tuple(spec[1:]))
         if op not in _COMBINE:
             raise ValueError(f"columns[{out!r}]: unknown op {op!r}; use one of {', '.join(_COMBINE)}")
@@ -364,11 +374,16 @@ def _parse_columns(columns) -> list[tuple[str, str, tuple[str, ...]]]:
     return parsed
 
 
-def _fit(expr, have: pdt.DType, want: pdt.DType):
+def _fit(expr, have: pdt.DType, want: pdt.DType, name: str):
     """`expr` (a baseline column) typed as the session's column, so the two can be combined."""
     have, want = pdt.unoptionalize(have), pdt.unoptionalize(want)
     if have == want:
         return expr
+    numbers = (pdt.INT, pdt.FLOAT)
+    if pdt.ANY not in (have, want) and not (have in numbers and want in numbers):
+        raise ValueError(f"with_baseline: column {name!r} is {want.typehint} in the session but "
+                         f"{have.typehint} in the baseline; both sides must hold the same kind of "
+                         "value (check key= and columns=, or read_baseline's schema=)")
     if have == pdt.INT and want == pdt.FLOAT:
         return pw.cast(float, expr)
     if have == pdt.FLOAT and want == pdt.INT:
@@ -443,7 +458,7 @@ def with_baseline(session: pw.Table, baseline: pw.Table, *, columns: dict, key: 
     b_types = baseline.typehints()
     s = session.select(_pw_one=0, **{c: session[c] for c in key + sources})
     b = baseline.select(_pw_one=0, **{
-        c: _fit(baseline[c], pdt.wrap(b_types[c]), pdt.wrap(s_types[c])) for c in key + sources})
+        c: _fit(baseline[c], pdt.wrap(b_types[c]), pdt.wrap(s_types[c]), c) for c in key + sources})
     if key:
         joined = s.join_outer(b, *[s[k] == b[k] for k in key])
     else:

@@ -24,6 +24,7 @@ calls :func:`compact_locked` inside the transaction of a minibatch.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 
 import duckdb
@@ -86,6 +87,11 @@ def compact(database_or_con, table_name: str, horizon) -> Compaction:
     from pw_duckdb_sink._time_travel import to_epoch_ms
 
     horizon_ms = to_epoch_ms(horizon, what="horizon")
+    now_ms = to_epoch_ms(dt.timedelta(0))
+    if horizon_ms > now_ms:
+        # A future horizon would make as_of refuse the present and every change still to come.
+        raise ValueError(f"horizon={horizon!r} is {horizon_ms - now_ms} ms in the future; compact "
+                         "up to a past moment, e.g. timedelta(days=30) (keep the last 30 days)")
     if isinstance(database_or_con, duckdb.DuckDBPyConnection):
         return _in_own_transaction(database_or_con, table_name, horizon_ms)
     if not isinstance(database_or_con, (str, os.PathLike)):

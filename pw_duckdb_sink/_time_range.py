@@ -22,7 +22,7 @@ def zone(tz: str | dt.tzinfo | None) -> dt.tzinfo:
         return tz
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:  # TypeError: not a str
         raise ValueError(f"tz={tz!r} is not a known time zone; pass an IANA name such as 'Europe/Warsaw'") from exc
 
 
