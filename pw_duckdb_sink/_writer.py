@@ -95,18 +95,23 @@ class _Writer:
     # The callbacks. on_change is built once so it touches only local names.
     def make_on_change(self):
         rows_append, keys_append, diffs_append = self.rows.append, self.keys.append, self.diffs.append
-        limit = self.spec.max_batch_size
-        if limit is None:
+        limit, named = self.spec.max_batch_size, self.spec.name is not None
+        if limit is None and named:
             def on_change(key, values, time, diff):
                 rows_append(values)
                 keys_append(key)
+                diffs_append(diff)
+        elif limit is None:  # only a named writer needs the row keys: don't hold them
+            def on_change(key, values, time, diff):
+                rows_append(values)
                 diffs_append(diff)
         else:
             rows, flush = self.rows, self.flush_chunk
 
             def on_change(key, values, time, diff):
                 rows_append(values)
-                keys_append(key)
+                if named:
+                    keys_append(key)
                 diffs_append(diff)
                 if len(rows) >= limit:
                     flush(time)
