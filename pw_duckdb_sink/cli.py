@@ -42,6 +42,7 @@ def demo(data_dir: Path, database: Path | None, port: int, speed: float, once: b
     dashboard comes back with the totals and charts so far.
     """
     from .demo import DemoConfig, run_demo
+    from .demo.app import DemoStartError
 
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -69,8 +70,11 @@ def demo(data_dir: Path, database: Path | None, port: int, speed: float, once: b
     def on_day(index: int, total: int, day) -> None:
         progress.update(task, total=total, completed=index + 1, description=str(day))
 
-    with progress:
-        result = run_demo(config, on_day=on_day, on_ready=on_ready)
+    try:
+        with progress:
+            result = run_demo(config, on_day=on_day, on_ready=on_ready)
+    except DemoStartError as exc:
+        raise click.ClickException(str(exc)) from exc
     if result.stopped:
         console.print(f"stopped after day {result.first_day + result.days_sent} of "
                       f"{result.days_total}; run the same command again to continue")

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,15 +49,34 @@ class DemoConfig:
         if self.database is None:
             self.database = self.data_dir / DATABASE_FILE
         self.database = Path(self.database)
-        if self.speed is not None and self.speed <= 0:
+        if self.speed is not None and not self.speed > 0:  # also refuses NaN
             raise ValueError(f"speed must be a positive number of days per second, got "
-                             f"{self.speed!r}; leave it out (None) to replay as fast as possible")
+                             f"{self.speed!r}; to replay as fast as possible use speed=None "
+                             "(--once on the command line)")
         if not 0 < self.port < 65536:
             raise ValueError(f"port must be between 1 and 65535, got {self.port!r}")
 
     @property
     def persistence_dir(self) -> Path:
         return self.data_dir / PERSISTENCE_DIR
+
+
+class DemoStartError(RuntimeError):
+    """The demo cannot start (port taken, folder not writable); nothing was written."""
+
+
+def _check_port_free(port: int) -> None:
+    """pathway-viz binds 0.0.0.0:port in a thread that only panics if the port is taken, and the
+    demo would go on announcing someone else's page: find out first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Like the server's own bind: a port left in TIME_WAIT by a stopped demo is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as exc:
+            raise DemoStartError(
+                f"port {port} is already in use ({exc.strerror}); is another demo still running? "
+                "Stop it, or pass --port with a free port, or --no-dashboard") from exc
 
 
 @dataclass
@@ -101,7 +121,14 @@ def run_demo(config: DemoConfig, *,
     the dashboard is pre-filled from DuckDB. ``on_day(index, total, day)`` reports progress;
     ``on_ready(preloaded)`` is called once the dashboard is up and pre-filled.
     """
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.dashboard:
+        _check_port_free(config.port)
+    for folder in (config.data_dir, config.database.parent):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DemoStartError(f"cannot create the folder {os.fspath(folder)!r} ({exc.strerror}); "
+                                 "pass a --data-dir / --database in a folder you can write") from exc
     stop_event = stop_event or threading.Event()
     orders = load_orders(config.source)
     sent = {"count": 0, "first": None}
