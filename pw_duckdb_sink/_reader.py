@@ -9,6 +9,7 @@ DuckDB and handed to Pathway with ids built from the key, exactly as `groupby(ke
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from pathway.internals import dtype as pdt
 
 from . import _catalog, _connect, _time_range, _types
 from ._sql import quote_ident as q
+
+logger = logging.getLogger(__name__)
 
 _OPS = ("sum", "count", "min", "max", "last")
 _NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -75,14 +78,15 @@ def _open(database: str) -> duckdb.DuckDBPyConnection:
 def _columns(con, table_name: str) -> dict[str, str] | None:
     rows = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+        # DuckDB resolves names ignoring case, and so does write(): "Orders" is orders.
+        "WHERE table_schema = current_schema() AND lower(table_name) = lower(?) ORDER BY ordinal_position",
         [table_name]).fetchall()
     return {name: typ for name, typ in rows} or None
 
 
 def _kind(con, table_name: str, columns: dict[str, str]) -> str:
     for entry in _catalog.read_tables(con):
-        if entry["table_name"] == table_name:
+        if entry["table_name"].lower() == table_name.lower():
             return entry["kind"]
     return "stream_of_changes" if {"time", "diff"} <= set(columns) else "snapshot"
 
@@ -145,7 +149,7 @@ def _query(*, table_name, columns, kind, key, parsed, time_column, lo, hi, exclu
             params.append(hi)
         if excluded_writer is not None:
             where.append(f'"time" NOT IN (SELECT "time" FROM {q(_catalog.COMMITS)} '
-                         "WHERE table_name = ? AND writer_name = ?)")
+                         "WHERE lower(table_name) = lower(?) AND writer_name = ?)")
             params += [table_name, excluded_writer]
         user = [c for c in columns if c not in ("time", "diff")]
         state = (f'SELECT {", ".join(q(c) for c in user)}, SUM("diff") AS _pw_n, '
@@ -322,6 +326,13 @@ def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded,
     """(rows as a DataFrame or None if the table is missing, source column dtypes)."""
     columns = _columns(con, table_name)
     if columns is None:
+        others = [n for (n,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "AND NOT starts_with(table_name, ?) ORDER BY 1", ["_pw_duckdb_sink_"]).fetchall()]
+        if others:  # a first start has no table yet; a typo would silently read nothing
+            logger.warning("read_baseline: no table %r in this database (it has %s); the baseline is "
+                           "empty. Right on a first start; otherwise check table_name=",
+                           table_name, others)
         return None, source_types
     kind = _kind(con, table_name, columns)
     _check_fit(table_name, columns, kind, key, parsed, time_column, lo is not None or hi is not None)
@@ -336,7 +347,7 @@ def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded,
     else:
         _check_schema(table_name, columns, derived, source_types, key, parsed)
     if excluded is not None and kind == "snapshot":
-        writers = [e for e in _catalog.read_tables(con) if e["table_name"] == table_name]
+        writers = [e for e in _catalog.read_tables(con) if e["table_name"].lower() == table_name.lower()]
         if writers and writers[0]["writer_name"] == excluded:
             return None, source_types  # the restored session holds this whole snapshot
     if excluded is not None and not _catalog._exists(con, _catalog.COMMITS):

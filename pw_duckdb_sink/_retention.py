@@ -228,7 +228,8 @@ def compacted_horizon(con, table_name: str) -> int | None:
     """The latest horizon ``table_name`` was compacted at, or None if never."""
     if not _exists(con, RETENTION_TABLE):
         return None
-    row = con.execute(f"SELECT horizon FROM {quote_ident(RETENTION_TABLE)} WHERE table_name = ?",
+    row = con.execute(f"SELECT max(horizon) FROM {quote_ident(RETENTION_TABLE)} "
+                      "WHERE lower(table_name) = lower(?)",
                       [table_name]).fetchall()
     return row[0][0] if row else None
 

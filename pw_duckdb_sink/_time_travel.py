@@ -219,7 +219,7 @@ def _change_log_columns(con, table_name: str) -> tuple[list[str], dict[str, tupl
     rows = con.execute(
         "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name = current_schema() "
-        "AND table_name = ? ORDER BY column_index", [table_name]).fetchall()
+        "AND lower(table_name) = lower(?) ORDER BY column_index", [table_name]).fetchall()
     if not rows:
         raise ValueError(f"no table {table_name!r} in the database; check table_name "
                          f"(the one passed to write())")
@@ -241,7 +241,7 @@ def _catalog_kind(con, table_name: str) -> str | None:
         "AND schema_name = current_schema() AND table_name = '_pw_duckdb_sink_tables'").fetchall()[0][0]
     if not has_catalog:
         return None
-    row = con.execute('SELECT kind FROM "_pw_duckdb_sink_tables" WHERE table_name = ?',
+    row = con.execute('SELECT kind FROM "_pw_duckdb_sink_tables" WHERE lower(table_name) = lower(?)',
                       [table_name]).fetchall()
     return row[0][0] if row else None
 

@@ -22,7 +22,7 @@ def log(db_path):
 
 
 def _baseline(db, **kw):
-    return pw_duckdb_sink.read_baseline(database=db, table_name="orders",
+    return pw_duckdb_sink.read_baseline(database=db, table_name=kw.pop("table_name", "orders"),
                                         aggregates=kw.pop("aggregates", {"revenue": ("sum", "amount")}), **kw)
 
 
@@ -87,3 +87,20 @@ def test_compact_refuses_a_horizon_in_the_future_and_leaves_the_log_alone(log, q
     assert sorted(query(log, "SELECT * FROM orders")) == before
     # Nothing recorded a horizon: the present can still be asked for.
     assert pw_duckdb_sink.as_of(log, "orders", dt.timedelta(0)).num_rows == len(before)
+
+
+def test_a_table_named_in_another_case_is_read_like_write_finds_it(log):
+    # DuckDB, and write(), resolve "ORDERS" to orders: the readers must not call it missing.
+    rows = pw.debug.table_to_pandas(_baseline(log, table_name="ORDERS"))
+    assert rows["revenue"].tolist() == [15.0]
+    assert pw_duckdb_sink.as_of(log, "Orders", dt.timedelta(0)).num_rows == 2
+    pw_duckdb_sink.compact(log, "orders", dt.timedelta(days=1))
+    with pytest.raises(ValueError, match="is compacted up to time"):
+        pw_duckdb_sink.as_of(log, "ORDERS", dt.timedelta(days=3))
+
+
+def test_a_missing_table_next_to_others_is_an_empty_baseline_with_a_warning(log, caplog):
+    with caplog.at_level("WARNING", logger="pw_duckdb_sink"):
+        rows = pw.debug.table_to_pandas(_baseline(log, table_name="order"))
+    assert len(rows) == 0
+    assert "no table 'order'" in caplog.text and "['orders']" in caplog.text
