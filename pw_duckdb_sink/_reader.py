@@ -465,9 +465,31 @@ def with_baseline(session: pw.Table, baseline: pw.Table, *, columns: dict, key: 
         if missing:
             raise ValueError(f"with_baseline: the {side} table has no column(s) {missing}; "
                              f"it has {table.column_names()}")
-    s_types = session.typehints()
+    if not key:
+        # Single-row totals share no column they do not combine; a shared one is a forgotten key
+        # (left out, every session row would join the one total and ids would clash at run time).
+        shared = [c for c in session.column_names() if c in baseline.column_names() and c not in sources]
+        if shared:
+            raise ValueError(f"with_baseline: both tables have column(s) {shared} that columns= does not "
+                             f"combine; if both are grouped by them pass key={shared}, otherwise drop "
+                             "them from one side (without key= both sides must be single-row totals)")
+    s_types = dict(session.typehints())
     b_types = baseline.typehints()
-    s = session.select(_pw_one=0, **{c: session[c] for c in key + sources})
+    # A float baseline makes an int session column a float. Cast before the outer join: after
+    # it, a key only the baseline has leaves the session's int column None, which cast refuses.
+    widen = [c for c in sources if c not in key
+             and pdt.unoptionalize(pdt.wrap(s_types[c])) == pdt.INT
+             and pdt.unoptionalize(pdt.wrap(b_types[c])) == pdt.FLOAT]
+    def as_float(c):
+        if pdt.wrap(s_types[c]) == pdt.INT:
+            return pw.cast(float, session[c])
+        # pw.cast stops the run on a None, so an Optional column goes through Python.
+        return pw.apply_with_type(lambda v: None if v is None else float(v), pdt.Optional(pdt.FLOAT),
+                                  session[c])
+
+    s = session.select(_pw_one=0, **{c: (as_float(c) if c in widen else session[c]) for c in key + sources})
+    for c in widen:
+        s_types[c] = float if pdt.wrap(s_types[c]) == pdt.INT else pdt.Optional(pdt.FLOAT).typehint
     b = baseline.select(_pw_one=0, **{
         c: _fit(baseline[c], pdt.wrap(b_types[c]), pdt.wrap(s_types[c]), c) for c in key + sources})
     if key:
@@ -478,8 +500,6 @@ def with_baseline(session: pw.Table, baseline: pw.Table, *, columns: dict, key: 
     def combined(op, col):
         st = pdt.unoptionalize(pdt.wrap(s_types[col]))
         sv, bv = s[col], b[col]
-        if st == pdt.INT and pdt.unoptionalize(pdt.wrap(b.typehints()[col])) == pdt.FLOAT:
-            st, sv = pdt.FLOAT, pw.cast(float, sv)  # a float baseline makes the sum a float
         if op in ("sum", "count"):
             zero = 0.0 if st == pdt.FLOAT else 0
             return pw.coalesce(sv, zero) + pw.coalesce(bv, zero)

@@ -104,3 +104,19 @@ def test_a_missing_table_next_to_others_is_an_empty_baseline_with_a_warning(log,
         rows = pw.debug.table_to_pandas(_baseline(log, table_name="order"))
     assert len(rows) == 0
     assert "no table 'order'" in caplog.text and "['orders']" in caplog.text
+
+
+def test_with_baseline_without_key_on_keyed_tables_names_the_forgotten_key(log):
+    orders = pw.debug.table_from_markdown("""
+        customer | amount
+        alice    | 10
+        carol    | 8
+    """)
+    session = orders.groupby(orders.customer).reduce(orders.customer, revenue=pw.reducers.sum(orders.amount))
+    baseline = _baseline(log, key=["customer"])
+    with pytest.raises(ValueError, match=r"column\(s\) \['customer'\].*pass key=\['customer'\]"):
+        pw_duckdb_sink.with_baseline(session, baseline, columns={"revenue": "sum"})
+    # With the key, per customer: the log's alice 10 and bob 5 plus the session's alice 10, carol 8.
+    total = pw_duckdb_sink.with_baseline(session, baseline, key=["customer"], columns={"revenue": "sum"})
+    rows = pw.debug.table_to_pandas(total)
+    assert dict(zip(rows["customer"], rows["revenue"])) == {"alice": 20.0, "bob": 5.0, "carol": 8.0}
