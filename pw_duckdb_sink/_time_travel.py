@@ -138,7 +138,12 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
         all_cols = [*user_cols, "time", "diff"]
         query = (f"SELECT {column_list(all_cols)} FROM {quote_ident(table_name)} "
                  f"WHERE {' AND '.join(where)} ORDER BY \"time\", \"diff\"")
-        result = con.sql(query, params=params).to_arrow_table()
+        try:
+            result = con.sql(query, params=params).to_arrow_table()
+        except duckdb.ConversionException as exc:
+            shown = {c: f"{v!r} for {types[c][0]}" for c, v in key.items()}
+            raise ValueError(f"key={key!r}: a value does not fit its column's type ({shown}); "
+                             f"pass values of the column types. DuckDB said: {exc}") from exc
         return _convert(result, format, {c: types[c] for c in all_cols})
 
 

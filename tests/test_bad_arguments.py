@@ -120,3 +120,10 @@ def test_with_baseline_without_key_on_keyed_tables_names_the_forgotten_key(log):
     total = pw_duckdb_sink.with_baseline(session, baseline, key=["customer"], columns={"revenue": "sum"})
     rows = pw.debug.table_to_pandas(total)
     assert dict(zip(rows["customer"], rows["revenue"])) == {"alice": 20.0, "bob": 5.0, "carol": 8.0}
+
+
+def test_history_with_a_key_value_of_the_wrong_type_names_the_column_type(log):
+    with pytest.raises(ValueError, match=r"'amount': \"'ten' for DOUBLE\""):
+        pw_duckdb_sink.history(log, "orders", key={"amount": "ten"})
+    # A value of the column's type still finds its changes.
+    assert pw_duckdb_sink.history(log, "orders", key={"amount": 10.0}).column("customer").to_pylist() == ["alice"]
