@@ -59,7 +59,8 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
 def _is_not_a_database(exc: duckdb.Error) -> bool:
     text = str(exc)
     # Read-only: DuckDB 2 takes an existing CSV/Parquet path for a data file to view in memory.
-    return "not a valid DuckDB database file" in text or "in-memory database in read-only" in text
+    return ("not a valid DuckDB database file" in text or "in-memory database in read-only" in text
+            or "Is a directory" in text)
 
 
 def _opened_in_memory(con: duckdb.DuckDBPyConnection) -> bool:

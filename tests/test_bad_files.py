@@ -11,9 +11,13 @@ from pw_duckdb_sink import _connect
 from pw_duckdb_sink.cli import main
 
 
-@pytest.fixture(params=["csv", "garbage", "empty"])
+@pytest.fixture(params=["csv", "garbage", "empty", "folder"])
 def not_duckdb(request, tmp_path):
-    """A CSV (DuckDB 2 opens one as an in-memory view over it), random bytes, a 0-byte file."""
+    """A CSV (DuckDB 2 opens one as an in-memory view over it), random bytes, a 0-byte file,
+    a folder."""
+    if request.param == "folder":
+        (tmp_path / "orders.duckdb").mkdir()
+        return tmp_path / "orders.duckdb"
     path = tmp_path / {"csv": "orders.csv", "garbage": "orders.duckdb", "empty": "empty.duckdb"}[request.param]
     path.write_bytes({"csv": b"customer,amount\nalice,10\n", "garbage": b"not a database at all",
                       "empty": b""}[request.param])
@@ -22,11 +26,12 @@ def not_duckdb(request, tmp_path):
 
 @pytest.mark.parametrize("read_only", [True, False])
 def test_connect_refuses_a_file_that_is_not_a_duckdb_database(not_duckdb, read_only):
-    before = not_duckdb.read_bytes()
+    before = not_duckdb.read_bytes() if not_duckdb.is_file() else None
     with pytest.raises(ValueError, match="is not a DuckDB database") as info:
         _connect.connect(not_duckdb, read_only=read_only)
     assert str(not_duckdb) in str(info.value)
-    assert not_duckdb.read_bytes() == before  # left as it was
+    if before is not None:
+        assert not_duckdb.read_bytes() == before  # left as it was
 
 
 def test_connect_still_opens_new_existing_and_in_memory_databases(tmp_path):
@@ -57,9 +62,12 @@ def test_readers_and_compact_say_the_file_is_not_duckdb(not_duckdb):
 
 def test_inspect_of_a_file_that_is_not_duckdb_is_a_one_line_error(not_duckdb):
     result = CliRunner().invoke(main, ["inspect", str(not_duckdb)])
-    assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "is not a DuckDB database" in result.output
+    if not_duckdb.is_dir():  # click's own check of the argument
+        assert result.exit_code == 2 and "is a directory" in result.output
+    else:
+        assert result.exit_code == 1
+        assert "is not a DuckDB database" in result.output
     assert "Traceback" not in result.output
 
 
