@@ -63,6 +63,11 @@ def drop_stage(stage: str) -> str:
     return f"DROP TABLE IF EXISTS {quote_ident(stage)}"
 
 
+def set_dynamic_or_filter_threshold() -> str:
+    """For this connection only; the value is bound."""
+    return "SET SESSION dynamic_or_filter_threshold = ?"
+
+
 def snapshot_delete(table: str, source: str, key: Sequence[str], diff_col: str) -> str:
     """Delete the keys whose changes in the minibatch are all retractions.
 

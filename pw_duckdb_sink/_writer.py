@@ -25,6 +25,10 @@ from . import _catalog, _connect, _exactly_once, _retention, _sql, _types, _vali
 KEY, DIFF, TIME, SEQ = "_pw_key", "_pw_diff", "_pw_time", "_pw_seq"
 _VIEW = "_pw_duckdb_sink_batch"
 _STAGE = "_pw_duckdb_sink_stage"
+# Up to this many keys in a snapshot minibatch are looked up in the key index. Beyond it a
+# full scan wins (measured at 10M rows: 20,000 keys as an IN filter took 150 ms, the scan 57 ms);
+# DuckDB itself scans the index only for at most max(2048, 0.1% of the rows) matches.
+_INDEX_PROBE_KEYS = 10_000
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,13 @@ class _Writer:
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
             self.con = _connect.connect(self.spec.database, timeout_s=self.spec.lock_timeout_s)
+            if self.spec.snapshot and len(self.spec.primary_key) == 1:
+                # The snapshot deletes join the destination with the minibatch's keys. DuckDB
+                # pushes those keys into the destination's scan as an IN filter, and so looks
+                # them up in the PRIMARY KEY index, only for at most dynamic_or_filter_threshold
+                # keys (default 50); else it reads the whole key column (20 ms at 10M rows).
+                # SESSION: this connection only. Composite keys: DuckDB scans no index for them.
+                self.con.execute(_sql.set_dynamic_or_filter_threshold(), [_INDEX_PROBE_KEYS])
         return self.con
 
     def _close_if_detached(self) -> None:
