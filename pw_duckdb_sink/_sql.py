@@ -68,6 +68,16 @@ def set_dynamic_or_filter_threshold() -> str:
     return "SET SESSION dynamic_or_filter_threshold = ?"
 
 
+def reset_dynamic_or_filter_threshold() -> str:
+    return "RESET SESSION dynamic_or_filter_threshold"
+
+
+def estimated_rows() -> str:
+    """DuckDB's row count estimate of a table (from its metadata, no scan)."""
+    return ("SELECT estimated_size FROM duckdb_tables() "
+            "WHERE schema_name = current_schema() AND lower(table_name) = lower(?)")
+
+
 def snapshot_delete(table: str, source: str, key: Sequence[str], diff_col: str) -> str:
     """Delete the keys whose changes in the minibatch are all retractions.
 

@@ -25,10 +25,15 @@ from . import _catalog, _connect, _exactly_once, _retention, _sql, _types, _vali
 KEY, DIFF, TIME, SEQ = "_pw_key", "_pw_diff", "_pw_time", "_pw_seq"
 _VIEW = "_pw_duckdb_sink_batch"
 _STAGE = "_pw_duckdb_sink_stage"
-# Up to this many keys in a snapshot minibatch are looked up in the key index. Beyond it a
-# full scan wins (measured at 10M rows: 20,000 keys as an IN filter took 150 ms, the scan 57 ms);
-# DuckDB itself scans the index only for at most max(2048, 0.1% of the rows) matches.
+# Snapshot deletes look the minibatch's keys up in the PRIMARY KEY index when the minibatch has
+# at most _INDEX_PROBE_KEYS rows (at 10M rows, 20,000 keys as an IN filter took 150 ms, a scan
+# 57 ms; DuckDB scans the index only for at most max(2048, 0.1% of the rows) matches anyway)
+# and the table has _INDEX_ROWS_PER_KEY rows per key (a lookup costs about what a scan of
+# 2,000-3,000 rows does: 1,000 keys took 5 ms by index, 2 ms by scan at 50k rows, 7 ms vs 20 ms
+# at 10M). The table's size is re-read every _SIZE_RECHECK minibatches.
 _INDEX_PROBE_KEYS = 10_000
+_INDEX_ROWS_PER_KEY = 2_000
+_SIZE_RECHECK = 100
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,9 @@ class _Writer:
     in_transaction: bool = False
     staged: bool = False  # snapshot chunks of this minibatch wait in a temp table
     minibatch_rows: int = 0
+    index_probe: bool = False  # see _choose_key_lookup
+    table_rows: int = 0  # DuckDB's estimate, re-read every _SIZE_RECHECK minibatches
+    size_age: int = 0
     own_columns_only: bool = False  # snapshot destination has no columns besides the sink's
     state: dict = field(default_factory=dict)  # owned by the extension points
     rows: list = field(default_factory=list)
@@ -172,13 +180,7 @@ class _Writer:
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
             self.con = _connect.connect(self.spec.database, timeout_s=self.spec.lock_timeout_s)
-            if self.spec.snapshot and len(self.spec.primary_key) == 1:
-                # The snapshot deletes join the destination with the minibatch's keys. DuckDB
-                # pushes those keys into the destination's scan as an IN filter, and so looks
-                # them up in the PRIMARY KEY index, only for at most dynamic_or_filter_threshold
-                # keys (default 50); else it reads the whole key column (20 ms at 10M rows).
-                # SESSION: this connection only. Composite keys: DuckDB scans no index for them.
-                self.con.execute(_sql.set_dynamic_or_filter_threshold(), [_INDEX_PROBE_KEYS])
+            self.index_probe = False  # a new session has DuckDB's default
         return self.con
 
     def _close_if_detached(self) -> None:
@@ -267,8 +269,33 @@ class _Writer:
         exprs = [_sql.quote_ident(c) for c in cols] + [_sql.quote_ident(TIME), _sql.quote_ident(DIFF)]
         con.execute(_sql.insert_select(self.spec.table_name, _VIEW, cols + ("time", "diff"), exprs))
 
+    def _choose_key_lookup(self, con) -> None:
+        """Index lookups or a scan for the snapshot deletes.
+
+        They join the destination with the minibatch's keys. DuckDB pushes those keys into the
+        destination's scan as an IN filter, and so looks them up in the PRIMARY KEY index, only
+        for at most dynamic_or_filter_threshold keys (default 50); else it reads the whole key
+        column (20 ms at 10M rows). Set per session: other connections keep theirs. Composite
+        keys keep the scan: DuckDB looks up no index for them.
+        """
+        if len(self.spec.primary_key) != 1:
+            return
+        if self.size_age <= 0:
+            row = con.execute(_sql.estimated_rows(), [self.spec.table_name]).fetchone()
+            self.table_rows, self.size_age = (row[0] if row else 0), _SIZE_RECHECK
+        self.size_age -= 1
+        keys = self.minibatch_rows  # at least the distinct keys
+        want = keys <= _INDEX_PROBE_KEYS and self.table_rows >= _INDEX_ROWS_PER_KEY * keys
+        if want != self.index_probe:
+            if want:
+                con.execute(_sql.set_dynamic_or_filter_threshold(), [_INDEX_PROBE_KEYS])
+            else:
+                con.execute(_sql.reset_dynamic_or_filter_threshold())
+            self.index_probe = want
+
     def _apply_snapshot(self, con, source: str) -> None:
         spec = self.spec
+        self._choose_key_lookup(con)
         if self.own_columns_only:
             # Delete every touched key, then insert the survivors: an UPDATE (ON CONFLICT DO
             # UPDATE) makes DuckDB estimate a WAL big enough to checkpoint at nearly every
