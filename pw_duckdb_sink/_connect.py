@@ -31,6 +31,8 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
     """
     path = os.fspath(database)
     in_memory = path in ("", ":memory:") or path.startswith(":memory:")
+    if not in_memory and not read_only:
+        _folder_exists(path)
     deadline = time.monotonic() + timeout_s
     wait = FIRST_WAIT_S
     while True:
@@ -54,6 +56,15 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
             con.close()
             raise _not_a_database(path, None)
         return con
+
+
+def _folder_exists(path: str) -> None:
+    # DuckDB does not create folders; its own message ("Cannot open file ...") hides why.
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"cannot create DuckDB file {path!r}: its folder {folder!r} does not exist; "
+            "create the folder first (e.g. os.makedirs(folder, exist_ok=True))")
 
 
 def _is_not_a_database(exc: duckdb.Error) -> bool:

@@ -130,9 +130,9 @@ class _Writer:
         return on_change
 
     def on_time_end(self, time: int) -> None:
+        if not self.started:
+            self._guarded(None, self._start)  # start-up errors say so, not "minibatch"
         if not self.rows and not self.in_transaction:
-            if not self.started:
-                self._guarded(time, self._start)
             return
         self._guarded(time, self._finish_minibatch, time)
 
@@ -145,6 +145,8 @@ class _Writer:
             self.con = None
 
     def flush_chunk(self, time: int) -> None:
+        if not self.started:
+            self._guarded(None, self._start)
         self._guarded(time, self._write_chunk, time)
 
     # --- internals ------------------------------------------------------------------
