@@ -428,6 +428,8 @@ def write(
     last insertion: the touched keys are deleted and their last rows inserted (if the
     destination has columns of its own besides the sink's, those rows are updated in place
     with ``INSERT ... ON CONFLICT DO UPDATE`` instead, keeping the extra columns' values).
+    ``primary_key`` must identify one row of ``table`` (as a ``groupby`` key does): when two
+    live rows share a key, the table keeps the last one written, as the native writer does.
 
     ``init_mode``: ``"default"`` requires the table to exist and fit,
     ``"create_if_not_exists"`` creates it when missing, ``"replace"`` drops and recreates
