@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pathway as pw
 import pyarrow as pa
-from pathway.internals import datasink
+from pathway.internals import api, datasink
 from pathway.internals.table_io import table_to_datasink
 
 from . import _catalog, _connect, _exactly_once, _retention, _sql, _types, _validate
@@ -143,6 +144,11 @@ class _Writer:
         if self.con is not None:
             self.con.close()
             self.con = None
+
+    def close(self) -> None:
+        """Release the file when the run ends, also when it failed: Pathway calls no on_end
+        then, and an open connection would hold the file's lock until the interpreter exits."""
+        self._abort()
 
     def flush_chunk(self, time: int) -> None:
         if not self.started:
@@ -390,7 +396,19 @@ def attach(table, spec: SinkSpec, sort_by: Iterable[Any] | None) -> _Writer:
     table_to_datasink(table, datasink.CallbackDataSink(
         on_change=writer.make_on_change(), on_time_end=writer.on_time_end, on_end=writer.on_end,
         skip_persisted_batch=True, skip_errors=True, unique_name=spec.name, sort_by=sort_refs))
+    _close_when_run_ends(writer)
     return writer
+
+
+def _close_when_run_ends(writer: _Writer) -> None:
+    """Pathway calls a GenericDataSink's on_pipeline_finished after every run, failed or not
+    (a callback sink gets no call on failure): a null sink on an empty table carries it."""
+    empty = pw.Table.empty()
+    table_to_datasink(empty, datasink.GenericDataSink(
+        api.DataStorage(storage_type="null"),
+        api.DataFormat(format_type="null", key_field_names=None, value_fields=[]),
+        datasink_name="pw_duckdb_sink.close", unique_name=None,
+        on_pipeline_finished=writer.close))
 
 
 def write(
