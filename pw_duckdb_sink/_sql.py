@@ -37,8 +37,8 @@ def table_kind() -> str:
 
 
 def table_columns() -> str:
-    """Columns of a table: name, nullability and whether they have a default."""
-    return ("SELECT column_name, is_nullable = 'YES', column_default IS NOT NULL "
+    """Columns of a table: name, nullability, whether they have a default, DuckDB type."""
+    return ("SELECT column_name, is_nullable = 'YES', column_default IS NOT NULL, data_type "
             "FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND lower(table_name) = lower(?) "
             "ORDER BY ordinal_position")

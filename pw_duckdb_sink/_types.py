@@ -139,6 +139,27 @@ def _array(dtype: dt.Array) -> tuple[str, pa.DataType, Convert | None]:
     return (duck, arrow, lambda a: a.tolist())
 
 
+# Existing destination columns the sink also accepts, beyond its own type: only types that
+# hold every value of it unchanged. Not TIMESTAMPTZ for TIMESTAMP (the session time zone would
+# shift the values), not TIMESTAMP_NS (a narrower range), not DOUBLE for BIGINT (rounding).
+_WIDER: dict[str, frozenset[str]] = {
+    "BIGINT": frozenset({"HUGEINT"}),
+    "SMALLINT": frozenset({"INTEGER", "BIGINT", "HUGEINT"}),
+    "JSON": frozenset({"VARCHAR"}),  # the JSON text, kept as text
+}
+
+
+def column_fits(found: str, wanted: str) -> bool:
+    """Can an existing column of DuckDB type `found` take the values the sink writes as
+    `wanted` (a type from this module's table, or `T[]` of one)?"""
+    found, wanted = " ".join(found.upper().split()), " ".join(wanted.upper().split())
+    if found == wanted:
+        return True
+    if found.endswith("[]") and wanted.endswith("[]"):
+        return column_fits(found[:-2], wanted[:-2])
+    return found in _WIDER.get(wanted, ())
+
+
 def to_arrow(values, ctype: ColumnType) -> pa.Array:
     """One buffered column of Python values -> an Arrow array of the column's type."""
     convert = ctype.convert

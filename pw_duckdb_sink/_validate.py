@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pathway.internals import dtype as dt
 from pathway.internals.expression import ColumnReference
 
-from . import _types
+from . import _sql, _types
 
 IN_MEMORY = ":memory:"
 RESERVED_STREAM_COLUMNS = ("time", "diff")
@@ -179,6 +179,7 @@ class Existing:
     kind: str  # 'BASE TABLE', 'VIEW', ... or '' when absent
     columns: dict[str, tuple[bool, bool]]  # lower-cased name -> (nullable, has default)
     unique_keys: tuple[frozenset[str], ...] = ()  # lower-cased PRIMARY KEY / UNIQUE column sets
+    types: dict[str, str] = field(default_factory=dict)  # lower-cased name -> DuckDB data_type
 
 
 def destination_is_not_a_view(table_name: str, existing: Existing) -> None:
@@ -201,6 +202,22 @@ def destination_has_needed_columns(table_name: str, existing: Existing, needed: 
         raise ValueError(
             f"table {table_name!r} lacks column(s) {missing} that the writer fills; add them, "
             "or use init_mode=\"replace\" to recreate the table")
+
+
+def destination_column_types_fit(table_name: str, existing: Existing, types: dict[str, str]) -> None:
+    """Each existing column must hold every value the sink writes there: its own type or a
+    lossless widening (see _types.column_fits). Otherwise the first minibatch would fail, or a
+    narrower integer would take small values and fail on a larger one much later."""
+    wrong = [(c, existing.types[c.lower()], want) for c, want in types.items()
+             if c.lower() in existing.types and not _types.column_fits(existing.types[c.lower()], want)]
+    if wrong:
+        found = "; ".join(f"column {c!r} is {got}, the sink writes {want}" for c, got, want in wrong)
+        alters = "; ".join(f"ALTER TABLE {_sql.quote_ident(table_name)} ALTER {_sql.quote_ident(c)} "
+                           f"TYPE {want}" for c, _, want in wrong)
+        raise ValueError(
+            f"table {table_name!r} has column types that cannot hold what the writer sends: "
+            f"{found}. Change the column types ({alters}), write to another table_name, or use "
+            "init_mode=\"replace\" to recreate the table")
 
 
 def destination_extra_columns_accept_null(table_name: str, existing: Existing, needed: Sequence[str]) -> None:
@@ -238,7 +255,8 @@ def no_internal_column_names(columns: Sequence[str]) -> None:
 
 def check_destination(table_name: str, existing: Existing, *, init_mode: str,
                       needed: Sequence[str], nullable_columns: Sequence[str],
-                      primary_key: Sequence[str] | None = None) -> None:
+                      primary_key: Sequence[str] | None = None,
+                      types: dict[str, str] | None = None) -> None:
     """Every start-up rule, in order; a table to be replaced is only checked for being a view."""
     destination_is_not_a_view(table_name, existing)
     if init_mode == "replace":
@@ -247,6 +265,8 @@ def check_destination(table_name: str, existing: Existing, *, init_mode: str,
     if not existing.kind:
         return  # about to be created
     destination_has_needed_columns(table_name, existing, needed)
+    if types:
+        destination_column_types_fit(table_name, existing, types)
     destination_extra_columns_accept_null(table_name, existing, needed)
     destination_accepts_nulls(table_name, existing, nullable_columns)
     destination_has_key(table_name, existing, primary_key)

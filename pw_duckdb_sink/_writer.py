@@ -205,6 +205,7 @@ class _Writer:
         _validate.check_destination(
             spec.table_name, existing, init_mode=spec.init_mode,
             needed=spec.destination_columns,
+            types={c: t for c, t, _ in _create_columns(spec)},
             nullable_columns=[c for c, t in zip(spec.columns, spec.types) if t.nullable],
             primary_key=spec.primary_key if spec.snapshot else None)
         ours = {c.lower() for c in spec.destination_columns}
@@ -342,11 +343,12 @@ def _read_existing(con, table_name: str) -> _validate.Existing:
     row = con.execute(_sql.table_kind(), [table_name]).fetchone()
     if row is None:
         return _validate.Existing(kind="", columns={})
-    columns = {name.lower(): (bool(nullable), bool(default))
-               for name, nullable, default in con.execute(_sql.table_columns(), [table_name]).fetchall()}
+    described = con.execute(_sql.table_columns(), [table_name]).fetchall()
+    columns = {name.lower(): (bool(nullable), bool(default)) for name, nullable, default, _ in described}
+    types = {name.lower(): data_type for name, _, _, data_type in described}
     keys = tuple(frozenset(c.lower() for c in cols)
                  for (cols,) in con.execute(_sql.unique_constraints(), [table_name]).fetchall())
-    return _validate.Existing(kind=row[0], columns=columns, unique_keys=keys)
+    return _validate.Existing(kind=row[0], columns=columns, unique_keys=keys, types=types)
 
 
 # --- the public verb -----------------------------------------------------------------
@@ -452,7 +454,9 @@ def write(
     ``init_mode``: ``"default"`` requires the table to exist and fit,
     ``"create_if_not_exists"`` creates it when missing, ``"replace"`` drops and recreates
     it. The destination is created, or checked, when the pipeline starts, even if the
-    output stays empty; a view, a missing column, an extra ``NOT NULL`` column without a
+    output stays empty; a view, a missing column, a column of another type than the sink
+    would create (only lossless widenings pass: ``HUGEINT`` for ``BIGINT``, ``VARCHAR`` for
+    ``JSON``, a wider integer for ``diff``), an extra ``NOT NULL`` column without a
     default, ``NOT NULL`` where Pathway may send ``NULL``, or (snapshot) no key
     constraint on ``primary_key`` stops the run before any data is written.
 

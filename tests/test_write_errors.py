@@ -1,5 +1,6 @@
 """Failed runs and refused destinations: what the sink leaves behind and what it says."""
 
+import json
 import subprocess
 import sys
 
@@ -36,3 +37,43 @@ def test_failed_run_closes_the_other_writers_connection(db_path):
         [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(db_path)],
         capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
+
+
+# --- B: an existing column whose type cannot hold what the sink writes ---------------------
+
+@pytest.mark.parametrize("ddl, column, found, wanted", [
+    ("a VARCHAR, time BIGINT, diff SMALLINT", "a", "VARCHAR", "BIGINT"),
+    ("a BIGINT, time INTEGER, diff SMALLINT", "time", "INTEGER", "BIGINT"),
+    # would take small values and overflow on a larger one, much later
+    ("a TINYINT, time BIGINT, diff SMALLINT", "a", "TINYINT", "BIGINT"),
+])
+def test_existing_column_of_another_type_is_refused_at_start_up(db_path, query, ddl, column, found, wanted):
+    _execute(db_path, f"CREATE TABLE t ({ddl})")
+    t = pw.debug.table_from_markdown("a\n1\n2\n")
+    pw_duckdb_sink.write(t, table_name="t", database=db_path)
+    with pytest.raises(ValueError) as info:
+        pw.run(**RUN)
+    text = str(info.value)
+    assert f"column {column!r} is {found}, the sink writes {wanted}" in text
+    assert f'ALTER "{column}" TYPE {wanted}' in text and 'init_mode="replace"' in text
+    assert query(db_path, "SELECT count(*) FROM t") == [(0,)]
+
+
+def test_lossless_wider_existing_columns_are_accepted(db_path, query):
+    _execute(db_path, "CREATE TABLE t (a HUGEINT, j VARCHAR, time BIGINT, diff INTEGER)")
+    rows = [(2**62, {"k": [1, 2]}), (-5, {"k": None})]
+    t = pw.debug.table_from_rows(pw.schema_from_types(a=int, j=pw.Json), [(a, pw.Json(j)) for a, j in rows])
+    pw_duckdb_sink.write(t, table_name="t", database=db_path)
+    pw.run(**RUN)
+    got = query(db_path, "SELECT a, j, diff FROM t ORDER BY a")
+    assert [(int(a), json.loads(j), d) for a, j, d in got] == sorted((a, j, 1) for a, j in rows)
+
+
+@pytest.mark.parametrize("found, wanted, fits", [
+    ("HUGEINT[]", "BIGINT[]", True), ("DOUBLE[]", "BIGINT[]", False),
+    ("DOUBLE[]", "DOUBLE[][]", False), ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP", False),
+    ("JSON", "VARCHAR", False), ("VARCHAR", "JSON", True), ("FLOAT", "DOUBLE", False),
+])
+def test_column_fits_only_lossless_widenings(found, wanted, fits):
+    from pw_duckdb_sink import _types
+    assert _types.column_fits(found, wanted) is fits
