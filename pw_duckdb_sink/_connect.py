@@ -17,6 +17,10 @@ MAX_WAIT_S = 1.0
 DEFAULT_TIMEOUT_S = 30.0
 
 
+class LockTimeout(RuntimeError):
+    """Another process held the file's lock for longer than the bound."""
+
+
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc).lower()
     return "lock" in text or "conflicting" in text or "being used by another" in text
@@ -45,7 +49,7 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
                 raise
             left = deadline - time.monotonic()
             if left <= 0:
-                raise RuntimeError(
+                raise LockTimeout(
                     f"could not open DuckDB file {path!r} within {timeout_s:g} s: another "
                     f"process holds its lock ({exc}). Stop that process, have it use short-lived "
                     "connections, or write with detach_between_batches=True") from exc

@@ -161,12 +161,16 @@ class _Writer:
         """Run `fn`; on a DuckDB/Arrow error roll back the minibatch and stop the pipeline."""
         try:
             fn(*args)
-        except (duckdb.Error, pa.ArrowException, TypeError, OverflowError) as exc:
+        except (duckdb.Error, pa.ArrowException, TypeError, OverflowError, _connect.LockTimeout) as exc:
             self._abort()
             where = "at start-up" if time is None else f"in the minibatch of time {time}"
+            # A lock timeout comes before the transaction: nothing was sent to roll back.
+            fate = ("the file could not be opened, so that minibatch was not written"
+                    if isinstance(exc, _connect.LockTimeout)
+                    else "that minibatch was rolled back, nothing of it landed")
             raise RuntimeError(
                 f"pw_duckdb_sink: writing table {self.spec.table_name!r} in {self.spec.database!r} "
-                f"failed {where}; that minibatch was rolled back, nothing of it landed. "
+                f"failed {where}; {fate}. "
                 f"Cause: {type(exc).__name__}: {exc}") from exc
         except BaseException:
             self._abort()

@@ -1,14 +1,17 @@
 """Failed runs and refused destinations: what the sink leaves behind and what it says."""
 
+import dataclasses
 import json
 import subprocess
 import sys
+import textwrap
 
 import duckdb
 import pathway as pw
 import pytest
 
 import pw_duckdb_sink
+from pw_duckdb_sink import _writer
 
 RUN = dict(monitoring_level=pw.MonitoringLevel.NONE)
 
@@ -77,3 +80,46 @@ def test_lossless_wider_existing_columns_are_accepted(db_path, query):
 def test_column_fits_only_lossless_widenings(found, wanted, fits):
     from pw_duckdb_sink import _types
     assert _types.column_fits(found, wanted) is fits
+
+
+# --- C: a lock held past the bound names the table and the minibatch ----------------------
+
+_HOLDER = textwrap.dedent("""
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1])
+    print("locked", flush=True)
+    sys.stdin.readline()  # hold the lock until the test says so
+""")
+
+
+def test_lock_timeout_between_batches_names_table_and_minibatch(db_path, query, monkeypatch):
+    holders = []
+    close = _writer._Writer._close_if_detached
+
+    def close_then_lock(self):
+        close(self)
+        if not holders:  # after start-up: another process takes the file before the first minibatch
+            proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(db_path)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            holders.append(proc)
+            assert proc.stdout.readline().strip() == "locked"
+
+    monkeypatch.setattr(_writer._Writer, "_close_if_detached", close_then_lock)
+    t = pw.debug.table_from_markdown("a | __time__\n1 | 2\n2 | 4\n")
+    spec, sort_by = _writer.build_spec(
+        t, table_name="held_t", database=db_path, max_batch_size=None, init_mode="create_if_not_exists",
+        output_table_type="stream_of_changes", primary_key=None, detach_between_batches=True,
+        name=None, sort_by=None)
+    _writer.attach(t, dataclasses.replace(spec, lock_timeout_s=0.3), sort_by)
+    try:
+        with pytest.raises(RuntimeError) as info:
+            pw.run(**RUN)
+    finally:
+        for proc in holders:
+            proc.stdin.write("\n")
+            proc.stdin.close()
+            proc.wait(timeout=30)
+    text = str(info.value)
+    assert "table 'held_t'" in text and "in the minibatch of time 2" in text
+    assert "minibatch was not written" in text and "another process holds its lock" in text
+    assert query(db_path, "SELECT count(*) FROM held_t") == [(0,)]
