@@ -134,9 +134,24 @@ def _array(dtype: dt.Array) -> tuple[str, pa.DataType, Convert | None]:
     for _ in range(n_dim):
         duck, arrow = duck + "[]", pa.list_(arrow)
     if dtype.n_dim is None:
-        # Unknown rank: store the values flat, in row-major order.
-        return (duck, arrow, lambda a: a.ravel().tolist())
+        # Unknown rank: the column is created one-dimensional, so only 1-D values fit; other
+        # ranks are refused (as the native writer does) rather than flattened out of shape.
+        return (duck, arrow, _one_dimensional)
     return (duck, arrow, lambda a: a.tolist())
+
+
+class ValueShapeError(TypeError):
+    """A value whose rank does not fit its column."""
+
+
+def _one_dimensional(a) -> list:
+    if a.ndim != 1:
+        raise ValueShapeError(
+            f"got a {a.ndim}-dimensional array (shape {a.shape}) in a numpy array column declared "
+            "without its number of dimensions, which is stored as a one-dimensional list; declare "
+            "the dimensions in the schema, e.g. np.ndarray[tuple[int, int], np.dtype[np.float64]] "
+            "for 2-D values, or reshape the values to 1-D")
+    return a.tolist()
 
 
 # Existing destination columns the sink also accepts, beyond its own type: only types that

@@ -245,7 +245,12 @@ class _Writer:
         # One column at a time: zip(*rows) would hold an iterator per row (GC-tracked),
         # and 10k of those per minibatch set off full garbage collections of the whole heap.
         columns = [list(map(itemgetter(i), rows)) for i in range(len(spec.columns))]
-        arrays = [_types.to_arrow(col, t) for col, t in zip(columns, spec.types)]
+        arrays = []
+        for name, col, t in zip(spec.columns, columns, spec.types):
+            try:
+                arrays.append(_types.to_arrow(col, t))
+            except _types.ValueShapeError as exc:
+                raise TypeError(f"column {name!r}: {exc}") from None
         names = list(spec.columns)
         arrays.append(pa.array(self.diffs, type=pa.int16()))
         arrays.append(pa.repeat(pa.scalar(time, pa.int64()), n) if n else pa.array([], pa.int64()))
@@ -468,9 +473,9 @@ def write(
     ``BLOB``, Pointer ``VARCHAR``, DateTimeNaive ``TIMESTAMP``, DateTimeUtc ``TIMESTAMP``
     (UTC), Duration ``INTERVAL``, Json ``JSON``, lists and homogeneous tuples ``T[]``,
     tuples of mixed types ``JSON`` (an array), numpy arrays ``DOUBLE[]`` / ``BIGINT[]``
-    (nested by shape, NaN and inf kept), ``pw.PyObjectWrapper`` ``BLOB`` (Pathway's
-    bincode, read back with ``pathway.engine.deserialize``); ``Optional`` columns are
-    nullable, all others ``NOT NULL``.
+    (nested by the declared number of dimensions; undeclared, 1-D values only; NaN and inf
+    kept), ``pw.PyObjectWrapper`` ``BLOB`` (Pathway's bincode, read back with
+    ``pathway.engine.deserialize``); ``Optional`` columns are nullable, all others ``NOT NULL``.
 
     A DuckDB file is held read-write by one process or read-only by several. By default
     the writer holds the file for the whole run; with ``detach_between_batches=True`` it

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import duckdb
+import numpy as np
 import pathway as pw
 import pytest
 
@@ -123,3 +124,31 @@ def test_lock_timeout_between_batches_names_table_and_minibatch(db_path, query, 
     assert "table 'held_t'" in text and "in the minibatch of time 2" in text
     assert "minibatch was not written" in text and "another process holds its lock" in text
     assert query(db_path, "SELECT count(*) FROM held_t") == [(0,)]
+
+
+# --- D: an untyped numpy array column takes 1-D values only -------------------------------
+
+def test_untyped_ndarray_column_refuses_a_2d_value(db_path, query):
+    class S(pw.Schema):
+        m: np.ndarray
+
+    matrix = np.array([[1.0, 2.0], [3.0, 4.0]])
+    t = pw.debug.table_from_rows(S, [(matrix,), (np.array([5.0, 6.0]),)])
+    pw_duckdb_sink.write(t, table_name="t", database=db_path, init_mode="create_if_not_exists")
+    with pytest.raises(RuntimeError) as info:
+        pw.run(**RUN)
+    text = str(info.value)
+    assert "table 't'" in text and "column 'm'" in text
+    assert f"{matrix.ndim}-dimensional array (shape {matrix.shape})" in text and "declare the dimensions" in text
+    assert query(db_path, "SELECT count(*) FROM t") == [(0,)]
+
+
+def test_untyped_ndarray_column_keeps_1d_values(db_path, query):
+    class S(pw.Schema):
+        m: np.ndarray
+
+    values = [np.array([1.5, -2.0]), np.array([np.inf])]
+    t = pw.debug.table_from_rows(S, [(v,) for v in values])
+    pw_duckdb_sink.write(t, table_name="t", database=db_path, init_mode="create_if_not_exists")
+    pw.run(**RUN)
+    assert sorted(m for (m,) in query(db_path, "SELECT m FROM t")) == sorted(v.tolist() for v in values)
