@@ -217,9 +217,11 @@ class _Writer:
                                  or set(existing.columns) <= ours)
         con.execute("BEGIN")
         self.in_transaction = True
-        if spec.init_mode == "replace" or not existing.kind:
+        created = spec.init_mode == "replace" or not existing.kind
+        if created:
             con.execute(_sql.create_table(spec.table_name, _create_columns(spec), spec.primary_key,
                                           replace=spec.init_mode == "replace"))
+        _exactly_once.start(con, self.state, spec, created=created)
         _catalog.register_table(con, table_name=spec.table_name, kind=spec.kind,
                                 primary_key=spec.primary_key, writer_name=spec.name,
                                 reset=spec.init_mode == "replace")
