@@ -191,9 +191,14 @@ def destination_is_not_a_view(table_name: str, existing: Existing) -> None:
 
 def destination_exists(table_name: str, existing: Existing, init_mode: str) -> None:
     if init_mode == "default" and not existing.kind:
+        # "s.t" looks like table t of schema s, which may well exist: say how the name is read.
+        dotted = (f" (table_name is one identifier in the main schema, the dot being part of "
+                  f"the name, so this is not table {table_name.split('.', 1)[1]!r} of a schema "
+                  f"{table_name.split('.', 1)[0]!r}; schemas other than main are not supported)"
+                  if "." in table_name else "")
         raise ValueError(
-            f"table {table_name!r} does not exist and init_mode=\"default\" does not create it; "
-            "create it first, or pass init_mode=\"create_if_not_exists\"")
+            f"table {table_name!r} does not exist{dotted} and init_mode=\"default\" does not "
+            "create it; create it first, or pass init_mode=\"create_if_not_exists\"")
 
 
 def destination_has_needed_columns(table_name: str, existing: Existing, needed: Sequence[str]) -> None:

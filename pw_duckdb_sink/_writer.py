@@ -492,7 +492,8 @@ def write(
 
     Args:
         table: The table to write.
-        table_name: The destination table in the DuckDB database.
+        table_name: The destination table in the DuckDB database: one identifier in the
+            main schema (``"s.t"`` names a table ``"s.t"``, the dot is part of the name).
         database: Path of the DuckDB file (created if missing), or ``":memory:"``.
         max_batch_size: Upper bound on the rows held in memory; a larger minibatch is
             written in chunks inside its single transaction.

@@ -152,3 +152,17 @@ def test_untyped_ndarray_column_keeps_1d_values(db_path, query):
     pw_duckdb_sink.write(t, table_name="t", database=db_path, init_mode="create_if_not_exists")
     pw.run(**RUN)
     assert sorted(m for (m,) in query(db_path, "SELECT m FROM t")) == sorted(v.tolist() for v in values)
+
+
+# --- E: a dotted table_name is one identifier ----------------------------------------------
+
+def test_dotted_table_name_error_says_the_dot_is_part_of_the_name(db_path, query):
+    _execute(db_path, "CREATE SCHEMA s", "CREATE TABLE s.t (a BIGINT, time BIGINT, diff SMALLINT)")
+    t = pw.debug.table_from_markdown("a\n1\n")
+    pw_duckdb_sink.write(t, table_name="s.t", database=db_path)
+    with pytest.raises(ValueError) as info:
+        pw.run(**RUN)
+    text = str(info.value)
+    assert "table 's.t' does not exist" in text and "one identifier in the main schema" in text
+    assert "not table 't' of a schema 's'" in text
+    assert query(db_path, "SELECT count(*) FROM s.t") == [(0,)]
