@@ -10,6 +10,8 @@ still-open transaction, so a minibatch lands whole or not at all.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterable
 from operator import itemgetter
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from typing import Any
 import duckdb
 import pathway as pw
 import pyarrow as pa
-from pathway.internals import api, datasink
+from pathway.internals import api, datasink, parse_graph
 from pathway.internals.table_io import table_to_datasink
 
 from . import _catalog, _connect, _exactly_once, _retention, _sql, _types, _validate
@@ -35,6 +37,13 @@ _STAGE = "_pw_duckdb_sink_stage"
 _INDEX_PROBE_KEYS = 10_000
 _INDEX_ROWS_PER_KEY = 2_000
 _SIZE_RECHECK = 100
+
+
+# The writers attached to each Pathway graph (keyed weakly by its scope: G.clear() starts a new
+# one), so that the first to start checks them all; started under one lock, as the engine's
+# worker threads may call several writers at once.
+_PIPELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_START_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ class _Writer:
     size_age: int = 0
     own_columns_only: bool = False  # snapshot destination has no columns besides the sink's
     state: dict = field(default_factory=dict)  # owned by the extension points
+    siblings: list = field(default_factory=list, repr=False, compare=False)  # this pipeline's writers
     rows: list = field(default_factory=list)
     keys: list = field(default_factory=list)
     diffs: list = field(default_factory=list)
@@ -132,7 +142,7 @@ class _Writer:
 
     def on_time_end(self, time: int) -> None:
         if not self.started:
-            self._guarded(None, self._start)  # start-up errors say so, not "minibatch"
+            self._start_pipeline()  # start-up errors say so, not "minibatch"
         if not self.rows and not self.in_transaction:
             return
         self._guarded(time, self._finish_minibatch, time)
@@ -140,10 +150,18 @@ class _Writer:
     def on_end(self) -> None:
         # An empty Pathway table still gets its (empty) destination table.
         if not self.started:
-            self._guarded(None, self._start)
+            self._start_pipeline()
         if self.con is not None:
             self.con.close()
             self.con = None
+
+    def _start_pipeline(self) -> None:
+        """Check (and create) the destinations of every writer of the pipeline before any of
+        them commits data, so that one refused destination stops the run with nothing written."""
+        with _START_LOCK:
+            for writer in self.siblings or [self]:
+                if not writer.started:
+                    writer._guarded(None, writer._start)
 
     def close(self) -> None:
         """Release the file when the run ends, also when it failed: Pathway calls no on_end
@@ -152,7 +170,7 @@ class _Writer:
 
     def flush_chunk(self, time: int) -> None:
         if not self.started:
-            self._guarded(None, self._start)
+            self._start_pipeline()
         self._guarded(time, self._write_chunk, time)
 
     # --- internals ------------------------------------------------------------------
@@ -405,6 +423,8 @@ def build_spec(table, *, table_name: str, database, max_batch_size: int | None, 
 def attach(table, spec: SinkSpec, sort_by: Iterable[Any] | None) -> _Writer:
     """Subscribe a writer for `spec` to `table` (raw engine callbacks: no per-row dict)."""
     writer = _Writer(spec)
+    writer.siblings = _PIPELINES.setdefault(parse_graph.G.global_scope, [])
+    writer.siblings.append(writer)
     sort_refs = [table[c] for c in sort_by] if sort_by is not None else None
     table_to_datasink(table, datasink.CallbackDataSink(
         on_change=writer.make_on_change(), on_time_end=writer.on_time_end, on_end=writer.on_end,

@@ -43,6 +43,19 @@ def test_failed_run_closes_the_other_writers_connection(db_path):
     assert probe.returncode == 0, probe.stderr
 
 
+def test_a_refused_destination_stops_the_run_before_another_writer_commits(db_path, query):
+    _execute(db_path, "CREATE TABLE base (a BIGINT, time BIGINT, diff SMALLINT)",
+             "CREATE VIEW bad AS SELECT * FROM base")
+    t = pw.debug.table_from_markdown("a\n1\n2\n")
+    # "good" is attached first, so its callbacks come first.
+    pw_duckdb_sink.write(t, table_name="good", database=db_path, init_mode="create_if_not_exists")
+    pw_duckdb_sink.write(t, table_name="bad", database=db_path, init_mode="create_if_not_exists")
+    with pytest.raises(ValueError, match="is a view"):
+        pw.run(**RUN)
+    assert query(db_path, "SELECT count(*) FROM good") == [(0,)]
+    assert query(db_path, 'SELECT count(*) FROM "_pw_duckdb_sink_commits"') == [(0,)]
+
+
 # --- B: an existing column whose type cannot hold what the sink writes ---------------------
 
 @pytest.mark.parametrize("ddl, column, found, wanted", [
