@@ -159,6 +159,9 @@ def markdown(doc) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+RESULTS_END = "<!-- /benchmark-results -->"
+
+
 def update_readme(doc, readme: Path) -> None:
     text = readme.read_text()
     body = (
@@ -174,10 +177,15 @@ def update_readme(doc, readme: Path) -> None:
         "the count, so every minibatch brings updates and deletions.\n\n"
         "Reproduce: `pip install -e '.[bench]' && python -m benchmarks.run --update-readme` "
         "(`--quick` for a ~3 minute run).\n\n"
-        "![benchmarks](benchmarks/results/latest.png)\n\n" + markdown(doc)
+        "![benchmarks](benchmarks/results/latest.png)\n\n" + markdown(doc) + "\n"
     )
-    new = re.sub(r"(<!-- section: benchmarks -->\n).*?(<!-- /section: benchmarks -->)",
-                 lambda mt: mt.group(1) + body + mt.group(2), text, flags=re.S)
+    # Only the generated part is replaced: hand-written notes after RESULTS_END survive.
+    body += RESULTS_END + "\n"
+    if RESULTS_END in text:
+        pattern = r"(<!-- section: benchmarks -->\n).*?" + re.escape(RESULTS_END) + r"\n?()"
+    else:
+        pattern = r"(<!-- section: benchmarks -->\n).*?(<!-- /section: benchmarks -->)"
+    new = re.sub(pattern, lambda mt: mt.group(1) + body + mt.group(2), text, flags=re.S)
     readme.write_text(new)
 
 
