@@ -95,12 +95,7 @@ def snapshot_upsert(table: str, source: str, columns: Sequence[str], key: Sequen
     """Upsert the last insertion of every key that has one, in key order."""
     cols = column_list(columns)
     keys = column_list(key)
-    src, diff, seq = quote_ident(source), quote_ident(diff_col), quote_ident(seq_col)
-    # The last insertion per key by its sequence number. Not a QUALIFY row_number() window:
-    # DuckDB 2.0's window turns a -0.0 payload into 0.0 when a VARCHAR column rides along.
-    latest = (f"SELECT {cols} FROM {src} WHERE {diff} > 0 AND ({keys}, {seq}) IN ("
-              f"SELECT {keys}, max({seq}) FROM {src} WHERE {diff} > 0 GROUP BY {keys}) "
-              f"ORDER BY {keys}")
+    latest = _latest_insertions(source, columns, key, diff_col, seq_col)
     others = [c for c in columns if c not in set(key)]
     if others:
         action = "DO UPDATE SET " + ", ".join(f"{quote_ident(c)} = excluded.{quote_ident(c)}" for c in others)
@@ -120,12 +115,18 @@ def snapshot_delete_touched(table: str, source: str, key: Sequence[str]) -> str:
 def snapshot_insert_latest(table: str, source: str, columns: Sequence[str], key: Sequence[str],
                            diff_col: str, seq_col: str) -> str:
     """Insert the last insertion of every key that has one (after snapshot_delete_touched)."""
-    cols = column_list(columns)
-    keys = column_list(key)
+    latest = _latest_insertions(source, columns, key, diff_col, seq_col)
+    return f"INSERT INTO {quote_ident(table)} ({column_list(columns)}) {latest}"
+
+
+def _latest_insertions(source: str, columns: Sequence[str], key: Sequence[str],
+                       diff_col: str, seq_col: str) -> str:
+    """SELECT the last insertion of every key that has one, in key order."""
+    cols, keys = column_list(columns), column_list(key)
     src, diff, seq = quote_ident(source), quote_ident(diff_col), quote_ident(seq_col)
-    # max(seq) per key, not a QUALIFY window: see snapshot_upsert (-0.0 lost its sign)
-    return (f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {src} "
-            f"WHERE {diff} > 0 AND ({keys}, {seq}) IN ("
+    # max(seq) per key, not a QUALIFY row_number() window: DuckDB 2.0's window turns a -0.0
+    # payload into 0.0 when a VARCHAR column rides along.
+    return (f"SELECT {cols} FROM {src} WHERE {diff} > 0 AND ({keys}, {seq}) IN ("
             f"SELECT {keys}, max({seq}) FROM {src} WHERE {diff} > 0 GROUP BY {keys}) "
             f"ORDER BY {keys}")
 

@@ -14,14 +14,10 @@ import pytest
 import pw_duckdb_sink
 from pw_duckdb_sink import _writer
 
+from _db import execute as _execute
+
 RUN = dict(monitoring_level=pw.MonitoringLevel.NONE)
 
-
-def _execute(db_path, *sql):
-    con = duckdb.connect(str(db_path))
-    for stmt in sql:
-        con.execute(stmt)
-    con.close()
 
 
 # --- A: a failed run releases every writer's file ----------------------------------------

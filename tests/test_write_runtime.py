@@ -18,14 +18,10 @@ import pw_duckdb_sink
 from pw_duckdb_sink import _connect, _writer
 from pw_duckdb_sink._sql import quote_ident
 
+from _db import execute as _execute
+
 RUN = dict(monitoring_level=pw.MonitoringLevel.NONE)
 
-
-def _execute(db_path, *sql):
-    con = duckdb.connect(str(db_path))
-    for stmt in sql:
-        con.execute(stmt)
-    con.close()
 
 
 class _Feed(pw.io.python.ConnectorSubject):
