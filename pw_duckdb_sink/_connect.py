@@ -44,7 +44,7 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
             con = duckdb.connect(path, read_only=read_only)
         except (duckdb.IOException, duckdb.ConnectionException, duckdb.CatalogException) as exc:
             if not in_memory and _is_not_a_database(exc):
-                raise _not_a_database(path, exc) from exc
+                raise _not_a_database(path, exc, read_only) from exc
             if isinstance(exc, duckdb.CatalogException) or not _is_lock_conflict(exc):
                 raise
             left = deadline - time.monotonic()
@@ -58,7 +58,7 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
             continue
         if not in_memory and _opened_in_memory(con):
             con.close()
-            raise _not_a_database(path, None)
+            raise _not_a_database(path, None, read_only)
         return con
 
 
@@ -86,9 +86,11 @@ def _opened_in_memory(con: duckdb.DuckDBPyConnection) -> bool:
     return row is None or row[0] is None
 
 
-def _not_a_database(path: str, exc: duckdb.Error | None) -> ValueError:
+def _not_a_database(path: str, exc: duckdb.Error | None, read_only: bool) -> ValueError:
     cause = f" ({exc})" if exc is not None else " (DuckDB would read it as a data file)"
-    return ValueError(
-        f"{path!r} is not a DuckDB database{cause}. Pass the path of a DuckDB file written by "
-        "pw_duckdb_sink.write, or a new path for one to be created; a data file such as a CSV "
-        "cannot be written into")
+    if read_only:
+        advice = "Pass the path of a DuckDB file written by pw_duckdb_sink.write"
+    else:
+        advice = ("Pass the path of a DuckDB file written by pw_duckdb_sink.write, or a new path "
+                  "for one to be created; a data file such as a CSV cannot be written into")
+    return ValueError(f"{path!r} is not a DuckDB database{cause}. {advice}")

@@ -46,6 +46,13 @@ def table_name_is_given(table_name: str) -> None:
         raise ArgumentError("table_name must be a non-empty string naming the destination table")
 
 
+def database_is_a_path(database) -> None:
+    if not isinstance(database, (str, os.PathLike)) or os.fspath(database) in ("", b""):
+        raise ArgumentError(
+            f"database={database!r}: give the path of a DuckDB file (str or os.PathLike; "
+            "created if missing), or \":memory:\"")
+
+
 def max_batch_size_is_positive(max_batch_size: int | None) -> None:
     if max_batch_size is not None and (isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int)
                                        or max_batch_size < 1):

@@ -395,6 +395,7 @@ def build_spec(table, *, table_name: str, database, max_batch_size: int | None, 
     _validate.primary_key_only_for_snapshot(snapshot, primary_key)
     _validate.primary_key_required_for_snapshot(snapshot, primary_key)
     _validate.no_sort_by_for_snapshot(snapshot, sort_by)
+    _validate.database_is_a_path(database)
     database_str = os.fspath(database)
     _validate.database_is_not_a_directory(database_str)
     _validate.no_detach_in_memory(database_str, detach_between_batches)

@@ -192,3 +192,13 @@ def test_a_refused_call_adds_nothing_to_the_graph(db_path, query):
     pw_duckdb_sink.write(t, table_name="t", database=db_path, init_mode="create_if_not_exists")
     pw.run(monitoring_level=pw.MonitoringLevel.NONE)
     assert query(db_path, "SELECT a, b, c, diff FROM t") == [(1, "x", 1.5, 1)]
+
+
+@pytest.mark.parametrize("database", [None, "", 42])
+def test_database_that_is_not_a_path_is_refused(database):
+    t = pw.debug.table_from_markdown("""
+        a
+        1
+    """)
+    with pytest.raises(ValueError, match="give the path of a DuckDB file"):
+        pw_duckdb_sink.write(t, table_name="t", database=database)
