@@ -44,12 +44,6 @@ def table_columns() -> str:
             "ORDER BY ordinal_position")
 
 
-def insert_from(table: str, source: str, columns: Sequence[str]) -> str:
-    """Append every row of ``source`` (a registered Arrow view or staging table)."""
-    cols = column_list(columns)
-    return f"INSERT INTO {quote_ident(table)} ({cols}) SELECT {cols} FROM {quote_ident(source)}"
-
-
 def create_stage(stage: str, source: str) -> str:
     """A temporary table holding a snapshot minibatch that arrives in several chunks."""
     return f"CREATE OR REPLACE TEMP TABLE {quote_ident(stage)} AS SELECT * FROM {quote_ident(source)}"
