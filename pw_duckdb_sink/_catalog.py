@@ -74,7 +74,7 @@ def record_commit(con: duckdb.DuckDBPyConnection, *, table_name: str, writer_nam
 
 def read_tables(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """Every registered destination, as dicts (empty if the sink never wrote here)."""
-    if not _exists(con, TABLES):
+    if not table_exists(con, TABLES):
         return []
     cur = con.execute(f"SELECT * FROM {quote_ident(TABLES)} ORDER BY table_name")
     names = [d[0] for d in cur.description]
@@ -84,7 +84,7 @@ def read_tables(con: duckdb.DuckDBPyConnection) -> list[dict]:
 def read_commits(con: duckdb.DuckDBPyConnection, table_name: str,
                  writer_name: str | None = None) -> list[dict]:
     """The commits that landed in `table_name` (optionally of one writer), oldest first."""
-    if not _exists(con, COMMITS):
+    if not table_exists(con, COMMITS):
         return []
     sql = f"SELECT * FROM {quote_ident(COMMITS)} WHERE table_name = ?"
     params: list = [table_name]
@@ -96,7 +96,17 @@ def read_commits(con: duckdb.DuckDBPyConnection, table_name: str,
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def registered_kind(con: duckdb.DuckDBPyConnection, table_name: str) -> str | None:
+    """The kind the sink registered `table_name` with (names compared ignoring case, as DuckDB
+    resolves them), or None if the sink never wrote it."""
+    for entry in read_tables(con):
+        if entry["table_name"].lower() == table_name.lower():
+            return entry["kind"]
+    return None
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the current schema has a table (or view) named exactly `name`."""
     return con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
-        "AND table_name = ?", [name]).fetchone()[0] > 0
+        "AND table_name = ?", [name]).fetchall()[0][0] > 0  # fetchall: no result left open

@@ -39,11 +39,8 @@ def describe_tables(database: str | os.PathLike) -> list[TableInfo]:
         infos = []
         for entry in _catalog.read_tables(con):
             name = entry["table_name"]
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = current_schema() AND table_name = ?", [name]).fetchone()[0]
             rows = con.execute(f"SELECT count(*) FROM {quote_ident(name)}").fetchone()[0] \
-                if exists else 0
+                if _catalog.table_exists(con, name) else 0
             infos.append(TableInfo(
                 table_name=name, kind=entry["kind"], primary_key=entry["primary_key"],
                 writer_name=entry["writer_name"], rows=int(rows),

@@ -85,9 +85,9 @@ def _columns(con, table_name: str) -> dict[str, str] | None:
 
 
 def _kind(con, table_name: str, columns: dict[str, str]) -> str:
-    for entry in _catalog.read_tables(con):
-        if entry["table_name"].lower() == table_name.lower():
-            return entry["kind"]
+    kind = _catalog.registered_kind(con, table_name)
+    if kind is not None:
+        return kind
     return "stream_of_changes" if {"time", "diff"} <= set(columns) else "snapshot"
 
 
@@ -350,7 +350,7 @@ def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded,
         writers = [e for e in _catalog.read_tables(con) if e["table_name"].lower() == table_name.lower()]
         if writers and writers[0]["writer_name"] == excluded:
             return None, source_types  # the restored session holds this whole snapshot
-    if excluded is not None and not _catalog._exists(con, _catalog.COMMITS):
+    if excluded is not None and not _catalog.table_exists(con, _catalog.COMMITS):
         excluded = None
     bound_type = columns[time_column] if time_column is not None else "BIGINT"
     lo_v = None if lo is None else _time_range.for_column(lo, bound_type, tz=zone)

@@ -29,10 +29,11 @@ import os
 
 import duckdb
 
+from pw_duckdb_sink import _catalog
 from pw_duckdb_sink._sql import column_list, quote_ident
 
 RETENTION_TABLE = "_pw_duckdb_sink_retention"
-COMMITS_TABLE = "_pw_duckdb_sink_commits"
+COMMITS_TABLE = _catalog.COMMITS
 _MAP = "_pw_duckdb_sink_compact_map"  # temp: time -> the time its group lands at
 _NET = "_pw_duckdb_sink_compact_net"  # temp: the consolidated rows
 _KEEP = "_pw_duckdb_sink_compact_commits"  # temp: the commit rows that stay
@@ -135,7 +136,7 @@ def compact_locked(con, table_name: str, horizon_ms: int) -> Compaction:
         raise ValueError(f"column {_N!r} of {table_name!r} is reserved by pw_duckdb_sink")
     table = quote_ident(table_name)
     before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    has_commits = _exists(con, COMMITS_TABLE)
+    has_commits = _catalog.table_exists(con, COMMITS_TABLE)
     _build_time_map(con, table, table_name, horizon_ms, has_commits)
     _build_net_rows(con, table, user_cols)
     cols = column_list(user_cols)
@@ -226,18 +227,12 @@ def _record_horizon(con, table_name: str, horizon_ms: int) -> None:
 
 def compacted_horizon(con, table_name: str) -> int | None:
     """The latest horizon ``table_name`` was compacted at, or None if never."""
-    if not _exists(con, RETENTION_TABLE):
+    if not _catalog.table_exists(con, RETENTION_TABLE):
         return None
     row = con.execute(f"SELECT max(horizon) FROM {quote_ident(RETENTION_TABLE)} "
                       "WHERE lower(table_name) = lower(?)",
                       [table_name]).fetchall()
     return row[0][0] if row else None
-
-
-def _exists(con, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = current_schema() AND table_name = ?", [name]).fetchall()[0][0])
 
 
 # --- the writer's retention= -------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pw_duckdb_sink import _retention
+from pw_duckdb_sink import _catalog, _retention
 from pw_duckdb_sink._sql import column_list, quote_ident
 
 FORMATS = ("arrow", "pandas", "pathway")
@@ -229,7 +229,7 @@ def _change_log_columns(con, table_name: str) -> tuple[list[str], dict[str, tupl
         raise ValueError(f"no table {table_name!r} in the database; check table_name "
                          f"(the one passed to write())")
     types = {name: (typ, nullable) for name, typ, nullable in rows}
-    if _catalog_kind(con, table_name) == "snapshot" or not {"time", "diff"} <= types.keys():
+    if _catalog.registered_kind(con, table_name) == "snapshot" or not {"time", "diff"} <= types.keys():
         raise ValueError(
             f"table {table_name!r} is not a change log (no time/diff columns): a snapshot keeps "
             f"only the current state. Write it with output_table_type='stream_of_changes' to "
@@ -238,17 +238,6 @@ def _change_log_columns(con, table_name: str) -> tuple[list[str], dict[str, tupl
     if _COUNT in types:
         raise ValueError(f"column {_COUNT!r} of {table_name!r} is reserved by pw_duckdb_sink")
     return user, types
-
-
-def _catalog_kind(con, table_name: str) -> str | None:
-    has_catalog = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = current_schema() AND table_name = '_pw_duckdb_sink_tables'").fetchall()[0][0]
-    if not has_catalog:
-        return None
-    row = con.execute('SELECT kind FROM "_pw_duckdb_sink_tables" WHERE lower(table_name) = lower(?)',
-                      [table_name]).fetchall()
-    return row[0][0] if row else None
 
 
 def _pick_columns(table_name: str, user_cols: list[str], columns) -> list[str]:
