@@ -224,20 +224,20 @@ class _Writer:
         spec, con = self.spec, self._open()
         _catalog.ensure(con)
         existing = _read_existing(con, spec.table_name)
+        columns = _create_columns(spec)
         _validate.check_destination(
             spec.table_name, existing, init_mode=spec.init_mode,
             needed=spec.destination_columns,
-            types={c: t for c, t, _ in _create_columns(spec)},
+            types={c: t for c, t, _ in columns},
             nullable_columns=[c for c, t in zip(spec.columns, spec.types) if t.nullable],
             primary_key=spec.primary_key if spec.snapshot else None)
+        created = spec.init_mode == "replace" or not existing.kind
         ours = {c.lower() for c in spec.destination_columns}
-        self.own_columns_only = (spec.init_mode == "replace" or not existing.kind
-                                 or set(existing.columns) <= ours)
+        self.own_columns_only = created or set(existing.columns) <= ours
         con.execute("BEGIN")
         self.in_transaction = True
-        created = spec.init_mode == "replace" or not existing.kind
         if created:
-            con.execute(_sql.create_table(spec.table_name, _create_columns(spec), spec.primary_key,
+            con.execute(_sql.create_table(spec.table_name, columns, spec.primary_key,
                                           replace=spec.init_mode == "replace"))
         _exactly_once.start(con, self.state, spec, created=created)
         _catalog.register_table(con, table_name=spec.table_name, kind=spec.kind,
@@ -249,8 +249,7 @@ class _Writer:
         self._close_if_detached()
 
     def _begin(self) -> duckdb.DuckDBPyConnection:
-        if not self.started:
-            self._start()
+        # Started already: on_time_end and flush_chunk run _start_pipeline first.
         con = self._open()
         if not self.in_transaction:
             con.execute("BEGIN")
