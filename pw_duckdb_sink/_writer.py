@@ -5,10 +5,15 @@ lists. At the end of a minibatch (``on_time_end``) the buffer becomes one Arrow 
 registered with DuckDB and written with set-based SQL inside ``BEGIN ... COMMIT``,
 together with the sink's catalog rows. ``max_batch_size`` flushes chunks early inside the
 still-open transaction, so a minibatch lands whole or not at all.
+
+Where that work runs: in a run without Pathway persistence, on the pipeline's committer thread
+(``_committer``), so that Pathway goes on computing meanwhile; with persistence, inside the
+callback, so a minibatch is committed before Pathway may count it as delivered.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
@@ -24,6 +29,8 @@ from pathway.internals import api, datasink, parse_graph
 from pathway.internals.table_io import table_to_datasink
 
 from . import _catalog, _connect, _exactly_once, _retention, _sql, _types, _validate
+from ._committer import Committer
+from ._run_context import run_restores_from_persistence
 
 KEY, DIFF, TIME, SEQ = "_pw_key", "_pw_diff", "_pw_time", "_pw_seq"
 _VIEW = "_pw_duckdb_sink_batch"
@@ -44,6 +51,15 @@ _SIZE_RECHECK = 100
 # worker threads may call several writers at once.
 _PIPELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _START_LOCK = threading.Lock()
+
+
+@dataclass
+class _Pipeline:
+    """The writers of one Pathway graph and the thread that may write for them."""
+
+    writers: list = field(default_factory=list)
+    committer: Committer = field(default_factory=Committer)
+    in_background: bool = False  # decided when the run starts: see _committer
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,8 @@ class _Writer:
     size_age: int = 0
     own_columns_only: bool = False  # snapshot destination has no columns besides the sink's
     state: dict = field(default_factory=dict)  # owned by the extension points
-    siblings: list = field(default_factory=list, repr=False, compare=False)  # this pipeline's writers
+    pipeline: _Pipeline | None = field(default=None, repr=False, compare=False)
+    chunks_handed: bool = False  # engine thread: part of this minibatch went out already
     rows: list = field(default_factory=list)
     keys: list = field(default_factory=list)
     diffs: list = field(default_factory=list)
@@ -141,37 +158,67 @@ class _Writer:
         return on_change
 
     def on_time_end(self, time: int) -> None:
-        if not self.started:
-            self._start_pipeline()  # start-up errors say so, not "minibatch"
-        if not self.rows and not self.in_transaction:
+        self._before_handing_over()
+        if not self.rows and not self.chunks_handed:
             return
-        self._guarded(time, self._finish_minibatch, time)
+        self.chunks_handed = False
+        self._hand_over(time, self._finish_minibatch, self._take_buffer())
+
+    def flush_chunk(self, time: int) -> None:
+        self._before_handing_over()
+        self.chunks_handed = True
+        self._hand_over(time, self._write_chunk, self._take_buffer())
 
     def on_end(self) -> None:
         # An empty Pathway table still gets its (empty) destination table.
-        if not self.started:
-            self._start_pipeline()
+        self._before_handing_over()
+        self.pipeline.committer.drain()
+        self.pipeline.committer.raise_failure()
         if self.con is not None:
             self.con.close()
             self.con = None
+
+    def close(self) -> None:
+        """Release the file when the run ends, also when it failed: Pathway calls no on_end
+        then, and an open connection would hold the file's lock until the interpreter exits.
+        Minibatches already handed to the committer are written first, as they would have been
+        by a synchronous on_time_end."""
+        failure = self.pipeline.committer.stop()
+        self._take_buffer()
+        self.chunks_handed = False
+        self._abort()
+        if failure is not None:
+            # The run ended before a callback could raise it (on_end raises it otherwise).
+            logging.getLogger(__name__).error("%s", failure)
+
+    def _before_handing_over(self) -> None:
+        if not self.started:
+            self._start_pipeline()  # start-up errors say so, not "minibatch"
+        self.pipeline.committer.raise_failure()
 
     def _start_pipeline(self) -> None:
         """Check (and create) the destinations of every writer of the pipeline before any of
         them commits data, so that one refused destination stops the run with nothing written."""
         with _START_LOCK:
-            for writer in self.siblings or [self]:
+            pipeline = self.pipeline
+            if not any(w.started for w in pipeline.writers):
+                pipeline.in_background = not run_restores_from_persistence()
+            for writer in pipeline.writers:
                 if not writer.started:
                     writer._guarded(None, writer._start)
 
-    def close(self) -> None:
-        """Release the file when the run ends, also when it failed: Pathway calls no on_end
-        then, and an open connection would hold the file's lock until the interpreter exits."""
-        self._abort()
+    def _take_buffer(self) -> tuple[list, list, list]:
+        # Copies: on_change holds the buffers' append methods.
+        taken = (self.rows.copy(), self.keys.copy(), self.diffs.copy())
+        self.rows.clear(), self.keys.clear(), self.diffs.clear()
+        return taken
 
-    def flush_chunk(self, time: int) -> None:
-        if not self.started:
-            self._start_pipeline()
-        self._guarded(time, self._write_chunk, time)
+    def _hand_over(self, time: int, fn, buffer: tuple[list, list, list]) -> None:
+        """Write `buffer` with fn(time, buffer) now, or queue it for the committer thread."""
+        if self.pipeline.in_background:
+            self.pipeline.committer.submit(lambda: self._guarded(time, fn, time, buffer), len(buffer[0]))
+        else:
+            self._guarded(time, fn, time, buffer)
 
     # --- internals ------------------------------------------------------------------
 
@@ -195,7 +242,7 @@ class _Writer:
             raise
 
     def _abort(self) -> None:
-        self.rows.clear(), self.keys.clear(), self.diffs.clear()
+        """Roll back and close: may run on the committer thread, so the engine's buffers stay."""
         if self.con is not None:
             if self.in_transaction:
                 try:
@@ -257,10 +304,11 @@ class _Writer:
             self.minibatch_rows = 0
         return con
 
-    def _take_batch(self, time: int) -> pa.Table:
-        """Turn the buffer into an Arrow table and empty it."""
+    def _to_arrow(self, time: int, buffer: tuple[list, list, list]) -> pa.Table:
+        """Turn a taken buffer into an Arrow table."""
         spec = self.spec
-        n, rows = len(self.rows), self.rows
+        rows, keys, diffs = buffer
+        n = len(rows)
         # One column at a time: zip(*rows) would hold an iterator per row (GC-tracked),
         # and 10k of those per minibatch set off full garbage collections of the whole heap.
         columns = [list(map(itemgetter(i), rows)) for i in range(len(spec.columns))]
@@ -271,21 +319,20 @@ class _Writer:
             except _types.ValueShapeError as exc:
                 raise TypeError(f"column {name!r}: {exc}") from None
         names = list(spec.columns)
-        arrays.append(pa.array(self.diffs, type=pa.int16()))
+        arrays.append(pa.array(diffs, type=pa.int16()))
         arrays.append(pa.repeat(pa.scalar(time, pa.int64()), n) if n else pa.array([], pa.int64()))
         names += [DIFF, TIME]
         if spec.snapshot:
             arrays.append(pa.array(range(self.minibatch_rows, self.minibatch_rows + n), type=pa.int64()))
             names.append(SEQ)
         if spec.name is not None:
-            arrays.append(pa.array([str(k) for k in self.keys], type=pa.string()))
+            arrays.append(pa.array([str(k) for k in keys], type=pa.string()))
             names.append(KEY)
-        self.rows.clear(), self.keys.clear(), self.diffs.clear()
         return pa.Table.from_arrays(arrays, names=names)
 
-    def _write_chunk(self, time: int, last: bool = False) -> None:
+    def _write_chunk(self, time: int, buffer: tuple[list, list, list], last: bool = False) -> None:
         con = self._begin()
-        batch = reconcile(con, self.state, self.spec, self._take_batch(time))
+        batch = reconcile(con, self.state, self.spec, self._to_arrow(time, buffer))
         self.minibatch_rows += batch.num_rows
         con.register(_VIEW, batch)
         if not self.spec.snapshot:
@@ -345,8 +392,8 @@ class _Writer:
         con.execute(_sql.snapshot_delete(spec.table_name, source, spec.primary_key, DIFF))
         con.execute(_sql.snapshot_upsert(spec.table_name, source, spec.columns, spec.primary_key, DIFF, SEQ))
 
-    def _finish_minibatch(self, time: int) -> None:
-        self._write_chunk(time, last=True)
+    def _finish_minibatch(self, time: int, buffer: tuple[list, list, list]) -> None:
+        self._write_chunk(time, buffer, last=True)
         con = self.con
         if self.staged:
             self._apply_snapshot(con, _STAGE)
@@ -423,8 +470,8 @@ def build_spec(table, *, table_name: str, database, max_batch_size: int | None, 
 def attach(table, spec: SinkSpec, sort_by: Iterable[Any] | None) -> _Writer:
     """Subscribe a writer for `spec` to `table` (raw engine callbacks: no per-row dict)."""
     writer = _Writer(spec)
-    writer.siblings = _PIPELINES.setdefault(parse_graph.G.global_scope, [])
-    writer.siblings.append(writer)
+    writer.pipeline = _PIPELINES.setdefault(parse_graph.G.global_scope, _Pipeline())
+    writer.pipeline.writers.append(writer)
     sort_refs = [table[c] for c in sort_by] if sort_by is not None else None
     table_to_datasink(table, datasink.CallbackDataSink(
         on_change=writer.make_on_change(), on_time_end=writer.on_time_end, on_end=writer.on_end,
