@@ -30,7 +30,8 @@ def build(results, *, scale_name, scale, machine, wall_s) -> dict:
     tp = {n: r.get("rows_per_s") for n, r in rs.items()}
     for r in rs.values():
         if r.get("group") == "main" and r.get("rows_per_s"):
-            floor = "floor_upsert" if r.get("pipeline") == "upsert" else "floor"
+            floor = ("floor_upsert" if r.get("pipeline") == "upsert"
+                     else "floor_persist" if r.get("persistence") else "floor")
             r["ratio_to_floor"] = _ratio(r["rows_per_s"], tp.get(floor))
             r["floor"] = floor
     for r in rs.values():
@@ -74,7 +75,8 @@ def _main_rows(doc):
             continue
         yield [r["label"], _f(r["rows_per_s"]), _f(r.get("ratio_to_floor"), "{:.2f}x"),
                _f(r["peak_rss_mb"]), _f(r.get("commit_p50_ms"), "{:.1f}"), _f(r.get("commit_p99_ms"), "{:.1f}"),
-               f"{r['rows']:,} rows, {r['batches']} minibatches" + (", groupby" if r.get("pipeline") == "upsert" else "")]
+               f"{r['rows']:,} rows, {r['batches']} minibatches" + (", groupby" if r.get("pipeline") == "upsert" else "")
+               + (f", median of {len(r['runs_s'])} runs" if len(r.get("runs_s") or []) > 1 else "")]
 
 
 _MAIN_HEAD = ["configuration", "rows/s", "vs floor", "peak RSS MB", "commit p50 ms", "commit p99 ms", "input"]
