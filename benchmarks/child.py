@@ -79,16 +79,9 @@ class InputSchema(pw.Schema):
     flag: bool
 
 
-_RUN_OPTIONS: dict = {"monitoring_level": pw.MonitoringLevel.NONE}
-
-
 def _read(spec: dict) -> pw.Table:
     # Native reader, static mode: one minibatch per file of the input directory.
-    if spec.get("persistence"):
-        _RUN_OPTIONS["persistence_config"] = pw.persistence.Config(
-            pw.persistence.Backend.filesystem(str(Path(spec["work"]) / "pstorage")))
-    return pw.io.csv.read(spec["input"], schema=InputSchema, mode="static", autocommit_duration_ms=50,
-                          name="input")
+    return pw.io.csv.read(spec["input"], schema=InputSchema, mode="static", autocommit_duration_ms=50)
 
 
 def _upsert_pipeline(t: pw.Table) -> pw.Table:
@@ -110,7 +103,7 @@ def _pipeline(spec: dict) -> pw.Table:
 
 
 def _run() -> None:
-    pw.run(**_RUN_OPTIONS)
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
 
 
 def _sink_write(table, spec, db, **kw):
@@ -149,8 +142,6 @@ def cfg_sink(spec, work):
         kw["primary_key"] = [table.key]
     if spec.get("max_batch_size"):
         kw["max_batch_size"] = spec["max_batch_size"]
-    if spec.get("persistence"):
-        kw["name"] = "t"  # a named writer: exactly-once across restarts, as such a user would run
     _sink_write(table, spec, str(work / "out.duckdb"), **kw)
     return _timed(_run)
 

@@ -30,8 +30,7 @@ def build(results, *, scale_name, scale, machine, wall_s) -> dict:
     tp = {n: r.get("rows_per_s") for n, r in rs.items()}
     for r in rs.values():
         if r.get("group") == "main" and r.get("rows_per_s"):
-            floor = ("floor_upsert" if r.get("pipeline") == "upsert"
-                     else "floor_persist" if r.get("persistence") else "floor")
+            floor = "floor_upsert" if r.get("pipeline") == "upsert" else "floor"
             r["ratio_to_floor"] = _ratio(r["rows_per_s"], tp.get(floor))
             r["floor"] = floor
     for r in rs.values():

@@ -552,8 +552,15 @@ def write(
     can read between batches; lock conflicts are retried with backoff (10 ms doubling to
     1 s) for up to 30 s, then the run stops with a clear error.
 
+    When the minibatch is committed: in a run with Pathway persistence, before
+    ``on_time_end`` returns (Pathway may count it as delivered then). Without persistence
+    nothing is replayed after a crash, so the pipeline's writers hand their minibatches to
+    one background thread that commits them in order while Pathway computes the next ones
+    (up to about 100k rows wait); ``pw.run`` returns after the last commit.
+
     A DuckDB error while writing rolls the minibatch back and stops ``pw.run`` with a
-    ``RuntimeError`` naming the table and the cause. The sink records every destination
+    ``RuntimeError`` naming the table and the cause (without persistence, from the writer's
+    next callback; the minibatches queued behind it are not written). The sink records every destination
     in ``_pw_duckdb_sink_tables`` and every commit in ``_pw_duckdb_sink_commits``, in the
     data's own transaction.
 
