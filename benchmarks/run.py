@@ -27,7 +27,7 @@ SCALES = {
                  minibatch={1: 2_000, 10: 10_000, 100: 50_000, 1_000: 200_000,
                             10_000: 300_000, 100_000: 500_000},
                  table_keys=[0, 1_000_000, 10_000_000], table_batches=100, table_batch_rows=1_000,
-                 memory_rows=1_000_000, max_batch_size=50_000, repeats=3),
+                 memory_rows=1_000_000, max_batch_size=50_000, repeats=5),
     "quick": dict(rows=300_000, per_file=10_000, per_row_rows=3_000,
                   minibatch={1: 500, 100: 10_000, 10_000: 100_000},
                   table_keys=[0, 1_000_000], table_batches=50, table_batch_rows=1_000,
