@@ -105,7 +105,11 @@ def _median_run(runs: list[dict]) -> dict:
     ok = sorted((r for r in runs if r["status"] == "ok"), key=lambda r: r["seconds"])
     if not ok:
         return runs[-1]
-    return dict(ok[(len(ok) - 1) // 2], runs_s=[r["seconds"] for r in runs if r["status"] == "ok"])
+    # None for a failed run keeps the lists aligned with the other configurations' rounds.
+    return dict(ok[(len(ok) - 1) // 2],
+                runs_s=[r["seconds"] if r["status"] == "ok" else None for r in runs],
+                runs_commit_p99_ms=[report.p99_ms(r.get("commit_s")) if r["status"] == "ok" else None
+                                    for r in runs])
 
 
 def machine() -> dict:
@@ -127,9 +131,11 @@ def run_suite(scale_name: str, out_dir: Path, *, timeout: float = 900, echo=prin
     results = []
     specs = plan(scale, root)
     # The main configurations without the groupby take seconds each, and this machine's noise is
-    # a tenth of that: they run `repeats` times, interleaved, and keep their median run.
-    repeated = [s for s in specs if s.get("group") == "main" and s.get("pipeline") == "append"
-                and s["kind"] != "per_row" and not s.get("skip")]
+    # a tenth of that: they run `repeats` times, interleaved in rounds, and keep their median run
+    # and every run's time (report: ratios are taken within a round, then their median).
+    repeated = [s for s in specs if (s.get("group") == "main" and s.get("pipeline") == "append"
+                                     and s["kind"] != "per_row" and not s.get("skip"))
+                or s.get("group") == "table"]
     runs: dict[str, list[dict]] = {s["name"]: [] for s in repeated}
     with tempfile.TemporaryDirectory(prefix="pwddb-bench-") as tmp:
         def one(spec):
