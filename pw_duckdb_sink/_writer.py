@@ -128,9 +128,15 @@ class _Writer:
     state: dict = field(default_factory=dict)  # owned by the extension points
     pipeline: _Pipeline | None = field(default=None, repr=False, compare=False)
     chunks_handed: bool = False  # engine thread: part of this minibatch went out already
+    row_struct: pa.StructType | None = None  # all columns convert-free: see _user_columns
     rows: list = field(default_factory=list)
     keys: list = field(default_factory=list)
     diffs: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        types = self.spec.types
+        if types and all(t.convert is None for t in types):
+            self.row_struct = pa.struct([pa.field(f"c{i}", t.arrow) for i, t in enumerate(types)])
 
     # The callbacks. on_change is built once so it touches only local names.
     def make_on_change(self):
@@ -184,7 +190,7 @@ class _Writer:
         Minibatches already handed to the committer are written first, as they would have been
         by a synchronous on_time_end."""
         failure = self.pipeline.committer.stop()
-        self._take_buffer()
+        self._clear_buffer()
         self.chunks_handed = False
         self._abort()
         if failure is not None:
@@ -210,8 +216,11 @@ class _Writer:
     def _take_buffer(self) -> tuple[list, list, list]:
         # Copies: on_change holds the buffers' append methods.
         taken = (self.rows.copy(), self.keys.copy(), self.diffs.copy())
-        self.rows.clear(), self.keys.clear(), self.diffs.clear()
+        self._clear_buffer()
         return taken
+
+    def _clear_buffer(self) -> None:
+        self.rows.clear(), self.keys.clear(), self.diffs.clear()
 
     def _hand_over(self, time: int, fn, buffer: tuple[list, list, list]) -> None:
         """Write `buffer` with fn(time, buffer) now, or queue it for the committer thread."""
@@ -309,15 +318,7 @@ class _Writer:
         spec = self.spec
         rows, keys, diffs = buffer
         n = len(rows)
-        # One column at a time: zip(*rows) would hold an iterator per row (GC-tracked),
-        # and 10k of those per minibatch set off full garbage collections of the whole heap.
-        columns = [list(map(itemgetter(i), rows)) for i in range(len(spec.columns))]
-        arrays = []
-        for name, col, t in zip(spec.columns, columns, spec.types):
-            try:
-                arrays.append(_types.to_arrow(col, t))
-            except _types.ValueShapeError as exc:
-                raise TypeError(f"column {name!r}: {exc}") from None
+        arrays = self._user_columns(rows)
         names = list(spec.columns)
         arrays.append(pa.array(diffs, type=pa.int16()))
         arrays.append(pa.repeat(pa.scalar(time, pa.int64()), n) if n else pa.array([], pa.int64()))
@@ -329,6 +330,25 @@ class _Writer:
             arrays.append(pa.array([str(k) for k in keys], type=pa.string()))
             names.append(KEY)
         return pa.Table.from_arrays(arrays, names=names)
+
+    def _user_columns(self, rows: list) -> list[pa.Array]:
+        if self.row_struct is not None:
+            # The row tuples in one conversion: less time holding the GIL, which the engine's
+            # thread waits for, than column by column. A value that does not fit goes on to
+            # the column-wise path, whose error names the column.
+            try:
+                return pa.array(rows, type=self.row_struct).flatten()
+            except (pa.ArrowException, TypeError, OverflowError):
+                pass
+        # One column at a time: zip(*rows) would hold an iterator per row (GC-tracked),
+        # and 10k of those per minibatch set off full garbage collections of the whole heap.
+        arrays = []
+        for i, (name, t) in enumerate(zip(self.spec.columns, self.spec.types)):
+            try:
+                arrays.append(_types.to_arrow(list(map(itemgetter(i), rows)), t))
+            except _types.ValueShapeError as exc:
+                raise TypeError(f"column {name!r}: {exc}") from None
+        return arrays
 
     def _write_chunk(self, time: int, buffer: tuple[list, list, list], last: bool = False) -> None:
         con = self._begin()
@@ -344,9 +364,8 @@ class _Writer:
             self.staged = True
         else:
             con.execute(_sql.append_stage(_STAGE, _VIEW))
-        # Not in a `finally`: after a failed statement the transaction is aborted and
-        # unregister would raise, hiding the real cause; _abort closes the connection anyway.
-        con.unregister(_VIEW)
+        # No unregister: the next chunk's register replaces the view (one DuckDB call less per
+        # chunk, each a hand-back of the GIL), and closing the connection drops it.
 
     def _insert_changes(self, con) -> None:
         cols = self.spec.columns
@@ -560,9 +579,9 @@ def write(
 
     A DuckDB error while writing rolls the minibatch back and stops ``pw.run`` with a
     ``RuntimeError`` naming the table and the cause (without persistence, from the writer's
-    next callback; the minibatches queued behind it are not written). The sink records every destination
-    in ``_pw_duckdb_sink_tables`` and every commit in ``_pw_duckdb_sink_commits``, in the
-    data's own transaction.
+    next callback; the minibatches queued behind it are not written). The sink records
+    every destination in ``_pw_duckdb_sink_tables`` and every commit in
+    ``_pw_duckdb_sink_commits``, in the data's own transaction.
 
     Args:
         table: The table to write.
