@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter, defaultdict
 
 import duckdb
@@ -11,6 +10,8 @@ import pathway as pw
 
 import pw_duckdb_sink
 from pw_duckdb_sink._retention import compacted_horizon
+
+from _feed import Feed
 
 CHUNKS = 12
 
@@ -26,23 +27,9 @@ def _chunks(seed=4):
             for _ in range(CHUNKS)]
 
 
-class _Feed(pw.io.python.ConnectorSubject):
-    """One minibatch per chunk: commit, then wait so the next chunk gets a later time."""
-
-    def __init__(self, chunks):
-        super().__init__()
-        self.chunks = chunks
-
-    def run(self):
-        for chunk in self.chunks:
-            for country, amount in chunk:
-                self.next(country=country, amount=amount)
-            self.commit()
-            time.sleep(0.12)
-
-
 def _run(db, chunks, **write_kwargs):
-    sales = pw.io.python.read(_Feed(chunks), schema=Sale, autocommit_duration_ms=10_000)
+    rows = [[{"country": country, "amount": amount} for country, amount in chunk] for chunk in chunks]
+    sales = pw.io.python.read(Feed(rows, pause_s=0.12), schema=Sale, autocommit_duration_ms=10_000)
     totals = sales.groupby(pw.this.country).reduce(pw.this.country, total=pw.reducers.sum(pw.this.amount))
     pw_duckdb_sink.write(totals, table_name="totals", database=db, init_mode="create_if_not_exists",
                          name="totals", **write_kwargs)

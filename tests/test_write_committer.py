@@ -2,7 +2,6 @@
 (Pathway goes on meanwhile), inside on_time_end with persistence; what a failure there does."""
 
 import threading
-import time
 
 import pathway as pw
 import pytest
@@ -12,23 +11,9 @@ from pw_duckdb_sink import _writer
 from pw_duckdb_sink._committer import Committer
 
 from _db import execute as _execute
+from _feed import Feed as _Feed
 
 RUN = dict(monitoring_level=pw.MonitoringLevel.NONE)
-
-
-class _Feed(pw.io.python.ConnectorSubject):
-    """One minibatch per chunk."""
-
-    def __init__(self, chunks):
-        super().__init__()
-        self.chunks = chunks
-
-    def run(self):
-        for chunk in self.chunks:
-            for row in chunk:
-                self.next(**row)
-            self.commit()
-            time.sleep(0.05)
 
 
 def _record_commit_threads(monkeypatch) -> list[str]:

@@ -19,26 +19,10 @@ from pw_duckdb_sink import _connect, _writer
 from pw_duckdb_sink._sql import quote_ident
 
 from _db import execute as _execute
+from _feed import Feed as _Feed
 
 RUN = dict(monitoring_level=pw.MonitoringLevel.NONE)
 
-
-
-class _Feed(pw.io.python.ConnectorSubject):
-    """One minibatch per chunk (commit), with a pause so the next chunk gets a later time."""
-
-    def __init__(self, chunks, pause_s=0.05, after_chunk=None):
-        super().__init__()
-        self.chunks, self.pause_s, self.after_chunk = chunks, pause_s, after_chunk
-
-    def run(self):
-        for n, chunk in enumerate(self.chunks):
-            for row in chunk:
-                self.next(**row)
-            self.commit()
-            time.sleep(self.pause_s)
-            if self.after_chunk is not None:
-                self.after_chunk(n)
 
 
 # --- empty output --------------------------------------------------------------------
