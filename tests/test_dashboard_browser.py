@@ -14,8 +14,9 @@ import shutil
 import signal
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from pw_duckdb_sink import _connect
 
 from tests._browser import Browser, chromium_binary
 from tests._pv_client import free_port
@@ -55,6 +56,16 @@ def _ms(day: dt.datetime) -> int:
     return round(day.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
 
 
+def _read(database, sql):
+    """Query the demo's file while the demo runs: it detaches between minibatches, and a reader
+    that comes while it writes waits (with the library's backoff) instead of failing."""
+    con = _connect.connect(str(database), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _in_frame(widget_id: str, js: str) -> str:
     frame = f'document.querySelector("iframe[src$=\\"/embed/{widget_id}\\"]")'
     return f"{frame} && {frame}.contentWindow.eval({json.dumps(js)})"
@@ -81,10 +92,7 @@ def restarted(tmp_path_factory):
 
 def test_stats_on_the_page_are_the_totals_in_duckdb(restarted):
     browser, database = restarted
-    con = duckdb.connect(str(database), read_only=True)
-    cents, orders = con.execute(
-        "SELECT sum(revenue_cents * diff), sum(orders * diff) FROM cdnow_totals").fetchone()
-    con.close()
+    [(cents, orders)] = _read(database, "SELECT sum(revenue_cents * diff), sum(orders * diff) FROM cdnow_totals")
     want = {"revenue": "$" + format_value(cents / 100), "orders": format_value(orders),
             "avg_order_value": "$" + format_value(cents / 100 / orders)}
     for widget_id, text in want.items():
@@ -96,9 +104,7 @@ def test_stats_on_the_page_are_the_totals_in_duckdb(restarted):
 
 def test_charts_on_the_page_hold_every_day_in_duckdb(restarted):
     browser, database = restarted
-    con = duckdb.connect(str(database), read_only=True)
-    rows = con.execute("SELECT day, revenue, orders FROM cdnow_daily ORDER BY day").fetchall()
-    con.close()
+    rows = _read(database, "SELECT day, revenue, orders FROM cdnow_daily ORDER BY day")
     for widget_id, column in (("revenue_per_day", 1), ("orders_per_day", 2)):
         data = browser.wait_until(_in_frame(
             widget_id, f"widgets.{widget_id}.timeData.length >= {len(rows)} && "
@@ -113,10 +119,7 @@ def test_charts_on_the_page_hold_every_day_in_duckdb(restarted):
 
 def test_top_customers_table_on_the_page_is_the_one_in_duckdb(restarted):
     browser, database = restarted
-    con = duckdb.connect(str(database), read_only=True)
-    rows = con.execute("SELECT rank, customer_id, spend, orders FROM cdnow_top_customers "
-                       "ORDER BY rank").fetchall()
-    con.close()
+    rows = _read(database, "SELECT rank, customer_id, spend, orders FROM cdnow_top_customers ORDER BY rank")
     want = [[js_text(v) for v in row] for row in rows]
     shown = browser.wait_until(_in_frame(
         "top_customers", "document.querySelectorAll('tbody tr').length >= 10 && JSON.stringify("
