@@ -14,6 +14,7 @@ and the failure is raised in the engine's thread at its next callback.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from collections.abc import Callable
 
@@ -33,17 +34,18 @@ class Committer:
         self._pending_rows = 0  # rows of the jobs handed over and not finished yet
         self._pending_jobs = 0
         self.failure: BaseException | None = None
-        self._reported = False
 
-    def submit(self, job: Callable[[], None], rows: int) -> None:
-        """Queue `job` (writing `rows` rows); blocks while the queue is full."""
+    def submit(self, job: Callable[[], None], rows: int, max_rows: int | None = None) -> None:
+        """Queue `job` (writing `rows` rows); blocks while the queue is full, or holds more
+        than `max_rows` rows (a writer's max_batch_size, which bounds its memory)."""
+        room = _MAX_PENDING_ROWS if max_rows is None else min(max_rows, _MAX_PENDING_ROWS)
         with self._cond:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="pw_duckdb_sink-committer",
                                                 daemon=True)
                 self._thread.start()
             while self._pending_jobs and (self._pending_jobs >= _MAX_PENDING_JOBS
-                                          or self._pending_rows + rows > _MAX_PENDING_ROWS):
+                                          or self._pending_rows + rows > room):
                 self._cond.wait()
             self._pending_rows += rows
             self._pending_jobs += 1
@@ -56,9 +58,8 @@ class Committer:
             while self._pending_jobs:
                 self._cond.wait()
 
-    def stop(self) -> BaseException | None:
-        """Drain, end the thread and forget the failure, for a next run; returns the failure
-        if no raise_failure() has reported it."""
+    def stop(self) -> None:
+        """Drain, end the thread and forget the failure (logged when it happened), for a next run."""
         with self._cond:
             thread, self._thread = self._thread, None
             if thread is not None:
@@ -66,13 +67,10 @@ class Committer:
                 self._cond.notify_all()
         if thread is not None:
             thread.join()
-        failure = None if self._reported else self.failure
-        self.failure, self._reported = None, False
-        return failure
+        self.failure = None
 
     def raise_failure(self) -> None:
         if self.failure is not None:
-            self._reported = True
             raise self.failure
 
     def _work(self) -> None:
@@ -88,6 +86,9 @@ class Committer:
                     job()
             except BaseException as exc:  # kept for the engine's thread, which raises it
                 self.failure = exc
+                # Pathway calls no sink while its input is idle, so the raise may come late:
+                # say it now.
+                logging.getLogger(__name__).error("%s (the run stops at the sink's next callback)", exc)
             finally:
                 with self._cond:
                     self._pending_rows -= rows

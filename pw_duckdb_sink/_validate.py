@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import pathway as pw
 from pathway.internals import dtype as dt
 from pathway.internals.expression import ColumnReference
 
@@ -63,8 +64,13 @@ def max_batch_size_is_positive(max_batch_size: int | None) -> None:
 def detach_and_name_have_their_types(detach_between_batches, name) -> None:
     if not isinstance(detach_between_batches, bool):
         raise ArgumentError(f"detach_between_batches={detach_between_batches!r}: pass True or False")
-    if name is not None and not isinstance(name, str):
-        raise ArgumentError(f"name={name!r}: pass a string naming the writer, or None")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ArgumentError(f"name={name!r}: pass a non-empty string naming the writer, or None")
+
+
+def table_is_a_pathway_table(table) -> None:
+    if not isinstance(table, pw.Table):
+        raise ArgumentError(f"table={table!r}: pass the pw.Table to write")
 
 
 def primary_key_only_for_snapshot(snapshot: bool, primary_key) -> None:
@@ -125,6 +131,9 @@ def no_reserved_columns_in_stream(snapshot: bool, columns: Sequence[str]) -> Non
 
 def columns_of_table(table, refs: Iterable, what: str) -> list[str]:
     """Resolve column references (or names) of `table` to names."""
+    if isinstance(refs, (str, ColumnReference)):  # a string would be read letter by letter
+        one = refs if isinstance(refs, str) else refs.name
+        raise ArgumentError(f"{what} must be a list of columns, e.g. {what}=[table.{one}]; got {refs!r}")
     names = []
     for ref in refs:
         if isinstance(ref, ColumnReference):

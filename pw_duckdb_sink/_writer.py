@@ -13,7 +13,6 @@ callback, so a minibatch is committed before Pathway may count it as delivered.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import weakref
@@ -189,13 +188,12 @@ class _Writer:
         then, and an open connection would hold the file's lock until the interpreter exits.
         Minibatches already handed to the committer are written first, as they would have been
         by a synchronous on_time_end."""
-        failure = self.pipeline.committer.stop()
+        self.pipeline.committer.stop()
         self._clear_buffer()
         self.chunks_handed = False
         self._abort()
-        if failure is not None:
-            # The run ended before a callback could raise it (on_end raises it otherwise).
-            logging.getLogger(__name__).error("%s", failure)
+        # A next pw.run of the same graph starts the writer anew (init_mode, checks, state).
+        self.started, self.state = False, {}
 
     def _before_handing_over(self) -> None:
         if not self.started:
@@ -225,7 +223,8 @@ class _Writer:
     def _hand_over(self, time: int, fn, buffer: tuple[list, list, list]) -> None:
         """Write `buffer` with fn(time, buffer) now, or queue it for the committer thread."""
         if self.pipeline.in_background:
-            self.pipeline.committer.submit(lambda: self._guarded(time, fn, time, buffer), len(buffer[0]))
+            self.pipeline.committer.submit(lambda: self._guarded(time, fn, time, buffer), len(buffer[0]),
+                                           max_rows=self.spec.max_batch_size)
         else:
             self._guarded(time, fn, time, buffer)
 
@@ -451,6 +450,7 @@ def build_spec(table, *, table_name: str, database, max_batch_size: int | None, 
                output_table_type: str, primary_key, detach_between_batches: bool,
                name: str | None, sort_by, retention=None) -> tuple[SinkSpec, list[str] | None]:
     """Run every build-time rule and return the writer's spec and the sort_by column names."""
+    _validate.table_is_a_pathway_table(table)
     _validate.init_mode_is_known(init_mode)
     _validate.output_table_type_is_known(output_table_type)
     _validate.table_name_is_given(table_name)
@@ -578,8 +578,9 @@ def write(
     (up to about 100k rows wait); ``pw.run`` returns after the last commit.
 
     A DuckDB error while writing rolls the minibatch back and stops ``pw.run`` with a
-    ``RuntimeError`` naming the table and the cause (without persistence, from the writer's
-    next callback; the minibatches queued behind it are not written). The sink records
+    ``RuntimeError`` naming the table and the cause (without persistence: logged at once,
+    raised at the writer's next callback, which an idle input may delay; the minibatches
+    queued behind it are not written). The sink records
     every destination in ``_pw_duckdb_sink_tables`` and every commit in
     ``_pw_duckdb_sink_commits``, in the data's own transaction.
 
@@ -589,7 +590,8 @@ def write(
             main schema (``"s.t"`` names a table ``"s.t"``, the dot is part of the name).
         database: Path of the DuckDB file (created if missing), or ``":memory:"``.
         max_batch_size: Upper bound on the rows held in memory; a larger minibatch is
-            written in chunks inside its single transaction.
+            written in chunks inside its single transaction (without persistence one chunk
+            may be committing while the next fills: at most twice the bound).
         init_mode: ``"default"``, ``"create_if_not_exists"`` or ``"replace"``.
         output_table_type: ``"stream_of_changes"`` or ``"snapshot"``.
         primary_key: Columns of ``table`` forming the key; snapshot only, and required there.

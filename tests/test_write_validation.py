@@ -202,3 +202,19 @@ def test_database_that_is_not_a_path_is_refused(database):
     """)
     with pytest.raises(ValueError, match="give the path of a DuckDB file"):
         pw_duckdb_sink.write(t, table_name="t", database=database)
+
+
+def test_sort_by_given_as_one_string_is_refused():
+    t = _table()
+    with pytest.raises(ValueError, match=r"sort_by must be a list of columns, e.g. sort_by=\[table.a\]"):
+        pw_duckdb_sink.write(t, table_name="t", database="db.duckdb", sort_by="a")
+
+
+def test_empty_writer_name_is_refused():
+    with pytest.raises(ValueError, match=r"name='': pass a non-empty string"):
+        pw_duckdb_sink.write(_table(), table_name="t", database="db.duckdb", name="")
+
+
+def test_something_else_than_a_table_is_refused():
+    with pytest.raises(TypeError, match=r"table=None: pass the pw.Table to write"):
+        pw_duckdb_sink.write(None, table_name="t", database="db.duckdb")
