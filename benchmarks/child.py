@@ -121,6 +121,12 @@ def cfg_floor(spec, work):
     return _timed(_run)
 
 
+def cfg_null(spec, work):
+    """No output at all (pw.io.null.write): what the pipeline itself costs, a bound for any sink."""
+    pw.io.null.write(_pipeline(spec))
+    return _timed(_run)
+
+
 def cfg_csv(spec, work):
     pw.io.csv.write(_pipeline(spec), str(work / "out.csv"))
     return _timed(_run)

@@ -27,15 +27,15 @@ SCALES = {
                  minibatch={1: 2_000, 10: 10_000, 100: 50_000, 1_000: 200_000,
                             10_000: 300_000, 100_000: 500_000},
                  table_keys=[0, 1_000_000, 10_000_000], table_batches=100, table_batch_rows=1_000,
-                 memory_rows=1_000_000, max_batch_size=50_000, repeats=5),
+                 memory_rows=1_000_000, max_batch_size=50_000, repeats=5, upsert_repeats=3),
     "quick": dict(rows=300_000, per_file=10_000, per_row_rows=3_000,
                   minibatch={1: 500, 100: 10_000, 10_000: 100_000},
                   table_keys=[0, 1_000_000], table_batches=50, table_batch_rows=1_000,
-                  memory_rows=300_000, max_batch_size=50_000, repeats=1),
+                  memory_rows=300_000, max_batch_size=50_000, repeats=1, upsert_repeats=1),
     "tiny": dict(rows=4_000, per_file=1_000, per_row_rows=500,
                  minibatch={100: 1_000},
                  table_keys=[0, 1_000], table_batches=4, table_batch_rows=100,
-                 memory_rows=4_000, max_batch_size=1_000, repeats=1),
+                 memory_rows=4_000, max_batch_size=1_000, repeats=1, upsert_repeats=1),
 }
 
 
@@ -49,6 +49,7 @@ def plan(scale: dict, root: Path) -> list[dict]:
     specs = [
         dict(main, name="floor", label="floor: pw.io.subscribe no-op", kind="floor", pipeline="append"),
         dict(main, name="floor_upsert", label="floor (groupby pipeline)", kind="floor", pipeline="upsert"),
+        dict(main, name="null_upsert", label="no output: pw.io.null.write (groupby)", kind="null", pipeline="upsert"),
         dict(main, name="csv", label="pw.io.csv.write", kind="csv", pipeline="append"),
         dict(main, name="sqlite_stream", label="pw.io.sqlite.write stream", kind="sqlite", mode="stream_of_changes", pipeline="append"),
         dict(main, name="sqlite_snapshot", label="pw.io.sqlite.write snapshot", kind="sqlite", mode="snapshot", pipeline="upsert"),
@@ -132,11 +133,14 @@ def run_suite(scale_name: str, out_dir: Path, *, timeout: float = 900, echo=prin
     specs = plan(scale, root)
     # The main configurations without the groupby take seconds each, and this machine's noise is
     # a tenth of that: they run `repeats` times, interleaved in rounds, and keep their median run
-    # and every run's time (report: ratios are taken within a round, then their median).
-    repeated = [s for s in specs if (s.get("group") == "main" and s.get("pipeline") == "append"
-                                     and s["kind"] != "per_row" and not s.get("skip"))
-                or s.get("group") == "table"]
-    runs: dict[str, list[dict]] = {s["name"]: [] for s in repeated}
+    # and every run's time (report: ratios are taken within a round, then their median). The
+    # groupby ones take ~25 s each and differ by a few percent: `upsert_repeats` rounds of them.
+    fast = [s for s in specs if (s.get("group") == "main" and s.get("pipeline") == "append"
+                                 and s["kind"] != "per_row" and not s.get("skip"))
+            or s.get("group") == "table"]
+    upsert = [s for s in specs if s.get("group") == "main" and s.get("pipeline") == "upsert"]
+    rounds = [fast] * scale["repeats"] + [upsert] * scale["upsert_repeats"]
+    runs: dict[str, list[dict]] = {s["name"]: [] for s in fast + upsert}
     with tempfile.TemporaryDirectory(prefix="pwddb-bench-") as tmp:
         def one(spec):
             r = run_child(spec, Path(tmp), timeout)
@@ -144,8 +148,8 @@ def run_suite(scale_name: str, out_dir: Path, *, timeout: float = 900, echo=prin
                  + (f"{r['seconds']:.2f}s" if r["status"] == "ok" else r.get("note", "")))
             return r
 
-        for _ in range(scale["repeats"] if repeated else 0):
-            for spec in repeated:
+        for round_specs in rounds:
+            for spec in round_specs:
                 runs[spec["name"]].append(one(spec))
         for spec in specs:
             results.append(_median_run(runs[spec["name"]]) if spec["name"] in runs else one(spec))
