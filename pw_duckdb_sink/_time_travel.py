@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import numbers
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -154,8 +155,8 @@ def to_epoch_ms(moment, *, what: str = "moment") -> int:
     if isinstance(moment, bool):
         raise ValueError(f"{what}={moment!r} is a bool; pass a datetime, an int millisecond "
                          f"epoch or a timedelta (that long ago)")
-    if isinstance(moment, int):
-        return moment
+    if isinstance(moment, numbers.Integral):  # also numpy ints, as history() returns them
+        return int(moment)
     if isinstance(moment, dt.timedelta):
         return _datetime_to_ms(dt.datetime.now(dt.timezone.utc) - moment)
     if isinstance(moment, str):

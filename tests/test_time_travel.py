@@ -167,3 +167,12 @@ def test_history_rejects_bad_keys(logged):
         history(db_path, "sales", key={})
     with pytest.raises(ValueError, match="swap them"):
         history(db_path, "sales", key={"country": "PL"}, since=10, until=5)
+
+
+def test_as_of_takes_the_time_history_returns(logged):
+    # history(format="pandas") gives numpy int64 times; each is a moment as_of must accept.
+    db_path, _, states = logged
+    times = history(db_path, "sales", key={"country": "PL"}, format="pandas")["time"]
+    assert len(times) > 0 and not isinstance(times.iloc[0], int)
+    for i in range(len(times)):  # iloc: iterating a Series would give Python ints
+        assert rows_of(as_of(db_path, "sales", times.iloc[i])) == states[int(times.iloc[i])]
