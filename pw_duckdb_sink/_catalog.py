@@ -3,6 +3,10 @@
 `_pw_duckdb_sink_tables` has one row per destination table; `_pw_duckdb_sink_commits`
 one row per committed minibatch. Both are written inside the writer's transaction, so
 they are never ahead of nor behind the data.
+
+`persisted` in a commit row says whether its run restored from Pathway persistence: only such
+commits can be held by a restored session (read_baseline's exclude_writer). Files written
+before the column existed get it added, NULL (unknown) in their old rows.
 """
 
 from __future__ import annotations
@@ -31,15 +35,29 @@ _CREATE = [
         writer_name  VARCHAR,
         time         BIGINT NOT NULL,
         rows         BIGINT NOT NULL,
-        committed_at TIMESTAMP NOT NULL
+        committed_at TIMESTAMP NOT NULL,
+        persisted    BOOLEAN
     )""",
 ]
+
+
+def upgrade_commits(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the `persisted` column to a commits table of an older file (a no-op once there)."""
+    con.execute(f"ALTER TABLE {quote_ident(COMMITS)} ADD COLUMN IF NOT EXISTS persisted BOOLEAN")
+
+
+def commits_have_persisted(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the commits table records `persisted` (read-only readers cannot add it)."""
+    return con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = ? AND column_name = 'persisted'", [COMMITS]).fetchall()[0][0] > 0
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
     """Create the metadata tables if missing."""
     for stmt in _CREATE:
         con.execute(stmt)
+    upgrade_commits(con)
 
 
 def register_table(con: duckdb.DuckDBPyConnection, *, table_name: str, kind: str,
@@ -61,11 +79,12 @@ def register_table(con: duckdb.DuckDBPyConnection, *, table_name: str, kind: str
 
 
 def record_commit(con: duckdb.DuckDBPyConnection, *, table_name: str, writer_name: str | None,
-                  time: int, rows: int) -> None:
+                  time: int, rows: int, persisted: bool) -> None:
     """Inside the minibatch's transaction: one commit row and the table's running totals."""
     con.execute(
-        f"INSERT INTO {quote_ident(COMMITS)} VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-        [table_name, writer_name, time, rows])
+        f"INSERT INTO {quote_ident(COMMITS)} (table_name, writer_name, time, rows, committed_at, persisted) "
+        "VALUES (?, ?, ?, ?, now()::TIMESTAMP, ?)",
+        [table_name, writer_name, time, rows, persisted])
     con.execute(
         f"""UPDATE {quote_ident(TABLES)} SET last_time = ?, rows_written = rows_written + ?,
             writer_name = ?, updated_at = now()::TIMESTAMP WHERE table_name = ?""",
@@ -94,6 +113,15 @@ def read_commits(con: duckdb.DuckDBPyConnection, table_name: str,
     cur = con.execute(sql + " ORDER BY time", params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def committed_writers(con: duckdb.DuckDBPyConnection, table_name: str) -> list[str]:
+    """The names of the writers that committed to `table_name` (ignoring case, as DuckDB does)."""
+    if not table_exists(con, COMMITS):
+        return []
+    return [n for (n,) in con.execute(
+        f"SELECT DISTINCT writer_name FROM {quote_ident(COMMITS)} WHERE lower(table_name) = lower(?) "
+        "AND writer_name IS NOT NULL ORDER BY 1", [table_name]).fetchall()]
 
 
 def registered_kind(con: duckdb.DuckDBPyConnection, table_name: str) -> str | None:

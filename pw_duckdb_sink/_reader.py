@@ -139,8 +139,9 @@ def _agg_sql(out, op, col, columns, order_col) -> str:
     return f"arg_max({q(col)}, {order_col}) AS {q(out)}"
 
 
-def _query(*, table_name, columns, kind, key, parsed, time_column, lo, hi, excluded_writer):
-    """The SQL (and its parameters) computing the baseline rows."""
+def _query(*, table_name, columns, kind, key, parsed, time_column, lo, hi, excluded_writer, flagged):
+    """The SQL (and its parameters) computing the baseline rows. ``flagged``: the commits table
+    records whether each commit's run had persistence."""
     params: list = []
     if kind == "stream_of_changes":
         where = ["TRUE"]
@@ -148,8 +149,11 @@ def _query(*, table_name, columns, kind, key, parsed, time_column, lo, hi, exclu
             where.append('"time" < ?')
             params.append(hi)
         if excluded_writer is not None:
+            # Only commits of runs with persistence can be in the restored session; NULL is a
+            # file from before `persisted` was recorded.
             where.append(f'"time" NOT IN (SELECT "time" FROM {q(_catalog.COMMITS)} '
-                         "WHERE lower(table_name) = lower(?) AND writer_name = ?)")
+                         "WHERE lower(table_name) = lower(?) AND writer_name = ?"
+                         f"{' AND persisted IS NOT FALSE' if flagged else ''})")
             params += [table_name, excluded_writer]
         user = [c for c in columns if c not in ("time", "diff")]
         state = (f'SELECT {", ".join(q(c) for c in user)}, SUM("diff") AS _pw_n, '
@@ -226,8 +230,9 @@ def read_baseline(
     committed is already in the session. Pass ``exclude_writer="<write(name=...)>"`` and
     ``persistence_config=cfg`` (the same object given to ``pw.run``): if the storage holds a
     state (filesystem backend: the directory exists and is non-empty; other backends are assumed
-    to), the rows that writer committed (matched through ``_pw_duckdb_sink_commits.time``) are
-    left out; if it was wiped, nothing is restored and nothing is left out. For a snapshot
+    to), the rows that writer committed in runs with persistence (matched through
+    ``_pw_duckdb_sink_commits.time``) are left out, while those of its runs without persistence
+    still count; if it was wiped, nothing is restored and nothing is left out. For a snapshot
     written by that writer the whole table is left out. Without persistence, pass neither.
 
     Reading opens its own read-only connection, waits (bounded, 30 s) while a writer in another
@@ -346,17 +351,23 @@ def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded,
         source_types = derived
     else:
         _check_schema(table_name, columns, derived, source_types, key, parsed)
+    if excluded is not None:
+        committed = _catalog.committed_writers(con, table_name)
+        if excluded not in committed:  # a typo would silently count the session twice
+            logger.warning("read_baseline: writer %r never committed to table %r (writers that did: %s), "
+                           "so nothing is left out. Right on a first start; otherwise check that "
+                           "exclude_writer= is the name= given to write()", excluded, table_name, committed)
+            excluded = None
     if excluded is not None and kind == "snapshot":
         writers = [e for e in _catalog.read_tables(con) if e["table_name"].lower() == table_name.lower()]
         if writers and writers[0]["writer_name"] == excluded:
             return None, source_types  # the restored session holds this whole snapshot
-    if excluded is not None and not _catalog.table_exists(con, _catalog.COMMITS):
-        excluded = None
+    flagged = excluded is not None and _catalog.commits_have_persisted(con)
     bound_type = columns[time_column] if time_column is not None else "BIGINT"
     lo_v = None if lo is None else _time_range.for_column(lo, bound_type, tz=zone)
     hi_v = None if hi is None else _time_range.for_column(hi, bound_type, tz=zone)
     sql, params = _query(table_name=table_name, columns=columns, kind=kind, key=key, parsed=parsed,
-                         time_column=time_column, lo=lo_v, hi=hi_v, excluded_writer=excluded)
+                         time_column=time_column, lo=lo_v, hi=hi_v, excluded_writer=excluded, flagged=flagged)
     return con.execute(sql, params).df(), source_types
 
 

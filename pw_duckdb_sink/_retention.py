@@ -137,6 +137,8 @@ def compact_locked(con, table_name: str, horizon_ms: int) -> Compaction:
     table = quote_ident(table_name)
     before = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     has_commits = _catalog.table_exists(con, COMMITS_TABLE)
+    if has_commits:
+        _catalog.upgrade_commits(con)
     _build_time_map(con, table, table_name, horizon_ms, has_commits)
     _build_net_rows(con, table, user_cols)
     cols = column_list(user_cols)
@@ -162,14 +164,17 @@ def compact_locked(con, table_name: str, horizon_ms: int) -> Compaction:
 def _build_time_map(con, table: str, table_name: str, horizon_ms: int, has_commits: bool) -> None:
     """Temp table (time, target): each time up to the horizon and where its group lands."""
     if has_commits:
-        # A group is the set of writers that committed at a time ('?' = unnamed writer);
-        # a time with data but no commit gets the empty set.
+        # A group is the set of writers that committed at a time ('?' = unnamed writer; a
+        # named one is '=' or, in a run without persistence, '-' before its name: such commits
+        # stay apart from those read_baseline's exclude_writer leaves out); a time with data
+        # but no commit gets the empty set.
         times = (
             f'SELECT "time" FROM {table} WHERE "time" <= $h '
             f'UNION SELECT "time" FROM {quote_ident(COMMITS_TABLE)} '
             f'WHERE table_name = $name AND "time" <= $h')
         groups = (
-            f"SELECT \"time\", list_sort(list(DISTINCT coalesce('=' || writer_name, '?'))) AS grp "
+            f"SELECT \"time\", list_sort(list(DISTINCT coalesce("
+            f"(CASE WHEN persisted IS FALSE THEN '-' ELSE '=' END) || writer_name, '?'))) AS grp "
             f"FROM {quote_ident(COMMITS_TABLE)} WHERE table_name = $name AND \"time\" <= $h "
             f'GROUP BY "time"')
         query = (
@@ -200,16 +205,16 @@ def _compact_commits(con, table: str, table_name: str, horizon_ms: int) -> None:
     commits = quote_ident(COMMITS_TABLE)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(_KEEP)} AS "
-        f"SELECT c.writer_name, m.target AS \"time\", max(c.committed_at) AS committed_at "
+        f"SELECT c.writer_name, c.persisted, m.target AS \"time\", max(c.committed_at) AS committed_at "
         f"FROM {commits} AS c JOIN {quote_ident(_MAP)} AS m ON c.\"time\" = m.\"time\" "
-        f"WHERE c.table_name = $name GROUP BY c.writer_name, m.target",
+        f"WHERE c.table_name = $name GROUP BY c.writer_name, c.persisted, m.target",
         {"name": table_name})
     con.execute(f'DELETE FROM {commits} WHERE table_name = $name AND "time" <= $h',
                 {"name": table_name, "h": horizon_ms})
     con.execute(
-        f"INSERT INTO {commits} (table_name, writer_name, \"time\", \"rows\", committed_at) "
+        f"INSERT INTO {commits} (table_name, writer_name, \"time\", \"rows\", committed_at, persisted) "
         f"SELECT $name, k.writer_name, k.\"time\", "
-        f"(SELECT count(*) FROM {table} AS d WHERE d.\"time\" = k.\"time\"), k.committed_at "
+        f"(SELECT count(*) FROM {table} AS d WHERE d.\"time\" = k.\"time\"), k.committed_at, k.persisted "
         f"FROM {quote_ident(_KEEP)} AS k ORDER BY k.\"time\"",
         {"name": table_name})
 

@@ -58,6 +58,7 @@ class _Pipeline:
 
     writers: list = field(default_factory=list)
     committer: Committer = field(default_factory=Committer)
+    restores: bool = True  # the run restores from Pathway persistence; decided when it starts
     in_background: bool = False  # decided when the run starts: see _committer
 
 
@@ -206,7 +207,9 @@ class _Writer:
         with _START_LOCK:
             pipeline = self.pipeline
             if not any(w.started for w in pipeline.writers):
-                pipeline.in_background = not run_restores_from_persistence()
+                pipeline.restores = run_restores_from_persistence()
+                # Pathway may count a persisted minibatch as delivered once on_time_end returns.
+                pipeline.in_background = not pipeline.restores
             for writer in pipeline.writers:
                 if not writer.started:
                     writer._guarded(None, writer._start)
@@ -418,7 +421,7 @@ class _Writer:
             con.execute(_sql.drop_stage(_STAGE))
             self.staged = False
         _catalog.record_commit(con, table_name=self.spec.table_name, writer_name=self.spec.name,
-                               time=time, rows=self.minibatch_rows)
+                               time=time, rows=self.minibatch_rows, persisted=self.pipeline.restores)
         maybe_compact(con, self.state, self.spec, time)
         con.execute("COMMIT")
         self.in_transaction = False
