@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import sys
@@ -46,9 +47,12 @@ def demo(data_dir: Path, database: Path | None, port: int, speed: float, once: b
 
     logging.basicConfig(level=logging.WARNING)
     try:
-        config = DemoConfig(data_dir=data_dir, database=database, port=port,
-                            speed=None if once else speed, dashboard=not no_dashboard,
-                            exit_at_end=once)
+        # --speed is checked even with --once (which replays at full speed): a bad value is
+        # a mistake to report, not to ignore.
+        config = DemoConfig(data_dir=data_dir, database=database, port=port, speed=speed,
+                            dashboard=not no_dashboard, exit_at_end=once)
+        if once:
+            config = dataclasses.replace(config, speed=None)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     if reset:

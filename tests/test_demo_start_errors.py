@@ -49,3 +49,22 @@ def test_a_database_in_a_folder_that_does_not_exist_yet_is_created(tmp_path):
     days = con.execute("SELECT count(*) FROM cdnow_daily").fetchone()[0]
     con.close()
     assert "replayed days 1.." in result.output and f"of {days}" in result.output
+
+
+def test_a_bad_speed_is_refused_with_once_too(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--once", "--no-dashboard", "--data-dir", str(tmp_path),
+                                       "--speed", "-1"])
+    assert result.exit_code == 2
+    assert "speed must be a positive number" in result.output
+    assert not (tmp_path / "cdnow.duckdb").exists()
+
+
+def test_a_database_that_is_not_duckdb_is_a_one_line_error_and_stays_as_it_was(tmp_path):
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database")
+    result = CliRunner().invoke(main, ["demo", "--once", "--no-dashboard", "--data-dir", str(tmp_path / "d"),
+                                       "--database", str(junk)])
+    assert result.exit_code == 1, result.output
+    assert "is not a DuckDB database" in result.output and "--database" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert junk.read_text() == "not a database"

@@ -62,7 +62,7 @@ class DemoConfig:
 
 
 class DemoStartError(RuntimeError):
-    """The demo cannot start (port taken, folder not writable); nothing was written."""
+    """The demo cannot start (port taken, folder not writable, not a DuckDB file); nothing was written."""
 
 
 def _check_port_free(port: int) -> None:
@@ -146,8 +146,11 @@ def run_demo(config: DemoConfig, *,
         snapshot_interval_ms=500)
     order_table = pw.io.python.read(subject, schema=OrderSchema, name=SOURCE_NAME,
                                     autocommit_duration_ms=None)
-    figures = pipeline.build(order_table, database=config.database,
-                             persistence_config=persistence, top_n=config.top_n)
+    try:
+        figures = pipeline.build(order_table, database=config.database,
+                                 persistence_config=persistence, top_n=config.top_n)
+    except ValueError as exc:  # the database holds something else: the reader says what
+        raise DemoStartError(f"{exc}; or pass --database with the path of a new file") from exc
 
     result = DemoResult(days_total=subject.total_days, days_sent=0, first_day=0)
     server = feed = None
