@@ -36,7 +36,7 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
     path = os.fspath(database)
     in_memory = path in ("", ":memory:") or path.startswith(":memory:")
     if not in_memory and not read_only:
-        _folder_exists(path)
+        folder_exists(path)
     deadline = time.monotonic() + timeout_s
     wait = FIRST_WAIT_S
     while True:
@@ -62,8 +62,10 @@ def connect(database: str | os.PathLike, *, read_only: bool = False,
         return con
 
 
-def _folder_exists(path: str) -> None:
-    # DuckDB does not create folders; its own message ("Cannot open file ...") hides why.
+def folder_exists(path: str) -> None:
+    """Raise ValueError if the folder a DuckDB file is to be created in is missing.
+
+    DuckDB does not create folders; its own message ("Cannot open file ...") hides why."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(

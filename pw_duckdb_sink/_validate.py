@@ -15,7 +15,7 @@ import pathway as pw
 from pathway.internals import dtype as dt
 from pathway.internals.expression import ColumnReference
 
-from . import _sql, _types
+from . import _connect, _sql, _types
 
 IN_MEMORY = ":memory:"
 RESERVED_STREAM_COLUMNS = ("time", "diff")
@@ -43,7 +43,7 @@ def output_table_type_is_known(output_table_type: str) -> None:
 
 
 def table_name_is_given(table_name: str) -> None:
-    if not isinstance(table_name, str) or not table_name:
+    if not isinstance(table_name, str) or not table_name.strip():
         raise ArgumentError("table_name must be a non-empty string naming the destination table")
 
 
@@ -94,11 +94,22 @@ def no_sort_by_for_snapshot(snapshot: bool, sort_by) -> None:
             "remove sort_by, or use output_table_type=\"stream_of_changes\"")
 
 
-def database_is_not_a_directory(database: str) -> None:
-    if database != IN_MEMORY and os.path.isdir(database):
+def database_can_be_written(database: str) -> None:
+    """The file, or the folder it is to be created in, exists and is writable: found now, not
+    when the run starts (DuckDB creates the file, never its folder)."""
+    if database == IN_MEMORY:
+        return
+    if os.path.isdir(database):
         raise ValueError(
             f"database {database!r} is a directory; pass the path of a DuckDB file "
             "(it is created if missing)")
+    _connect.folder_exists(database)
+    target = database if os.path.exists(database) else os.path.dirname(os.path.abspath(database))
+    if not os.access(target, os.W_OK):
+        raise ValueError(
+            f"database {database!r}: {'the file' if target == database else 'its folder'} "
+            f"{target!r} is not writable by this process; fix its permissions or pass a path "
+            "you can write")
 
 
 def no_detach_in_memory(database: str, detach_between_batches: bool) -> None:

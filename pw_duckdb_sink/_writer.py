@@ -243,6 +243,7 @@ class _Writer:
             # A lock timeout comes before the transaction: nothing was sent to roll back.
             fate = ("the file could not be opened, so that minibatch was not written"
                     if isinstance(exc, _connect.LockTimeout)
+                    else "nothing was written" if time is None
                     else "that minibatch was rolled back, nothing of it landed")
             raise RuntimeError(
                 f"pw_duckdb_sink: writing table {self.spec.table_name!r} in {self.spec.database!r} "
@@ -465,7 +466,7 @@ def build_spec(table, *, table_name: str, database, max_batch_size: int | None, 
     _validate.no_sort_by_for_snapshot(snapshot, sort_by)
     _validate.database_is_a_path(database)
     database_str = os.fspath(database)
-    _validate.database_is_not_a_directory(database_str)
+    _validate.database_can_be_written(database_str)
     _validate.no_detach_in_memory(database_str, detach_between_batches)
     dtypes = {n: c.dtype for n, c in table.schema.columns().items()}
     columns = list(dtypes)

@@ -218,3 +218,23 @@ def test_empty_writer_name_is_refused():
 def test_something_else_than_a_table_is_refused():
     with pytest.raises(TypeError, match=r"table=None: pass the pw.Table to write"):
         pw_duckdb_sink.write(None, table_name="t", database="db.duckdb")
+
+
+def test_database_in_a_missing_folder_is_refused_at_write(tmp_path):
+    with pytest.raises(ValueError, match=r"its folder .*missing.* does not exist; create the folder"):
+        pw_duckdb_sink.write(_table(), table_name="t", database=tmp_path / "missing" / "x.duckdb")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_blank_table_name_is_refused():
+    with pytest.raises(ValueError, match="non-empty string naming the destination table"):
+        pw_duckdb_sink.write(_table(), table_name="  ", database="db.duckdb")
+
+
+def test_a_folder_this_process_cannot_write_is_refused_at_write(tmp_path, monkeypatch):
+    # As root every folder is writable, so the permission answer is faked.
+    import os
+
+    monkeypatch.setattr(os, "access", lambda path, mode: not (mode & os.W_OK and str(path) == str(tmp_path)))
+    with pytest.raises(ValueError, match="its folder .* is not writable by this process"):
+        pw_duckdb_sink.write(_table(), table_name="t", database=tmp_path / "x.duckdb")
