@@ -302,3 +302,30 @@ def check_destination(table_name: str, existing: Existing, *, init_mode: str,
     destination_extra_columns_accept_null(table_name, existing, needed)
     destination_accepts_nulls(table_name, existing, nullable_columns)
     destination_has_key(table_name, existing, primary_key)
+
+
+def writers_of_one_table_agree(spec, others) -> None:
+    """Several write() calls of one pipeline may share a destination only if it suits them all:
+    caught here, not by DuckDB in the middle of the run."""
+    def same_file(a: str, b: str) -> bool:
+        return a != IN_MEMORY and os.path.abspath(a) == os.path.abspath(b)
+
+    for other in others:
+        if not (same_file(spec.database, other.database) and spec.table_name.lower() == other.table_name.lower()):
+            continue
+        where = f"table {spec.table_name!r} in {spec.database!r}"
+        advice = ("give them different table_name=, or write one table: "
+                  "pw_duckdb_sink.write(t1.concat_reindex(t2), ...)")
+        if "replace" in (spec.init_mode, other.init_mode):
+            raise ValueError(f"two writers of {where} in one pipeline, one with init_mode='replace': "
+                             f"it would drop what the other writes; {advice}")
+        mine = (spec.kind, [c.lower() for c in spec.columns], [t.duckdb for t in spec.types], spec.primary_key)
+        theirs = (other.kind, [c.lower() for c in other.columns], [t.duckdb for t in other.types],
+                  other.primary_key)
+        if mine != theirs:
+            raise ValueError(f"two writers of {where} in one pipeline disagree on its shape "
+                             f"({other.kind} {list(other.columns)} vs {spec.kind} {list(spec.columns)}, "
+                             f"with their types and keys); {advice}")
+        if spec.name is not None and spec.name == other.name:
+            raise ValueError(f"two writers of {where} in one pipeline are both named {spec.name!r}: "
+                             "each named writer keeps its own exactly-once state; give each its own name=")

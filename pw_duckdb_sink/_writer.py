@@ -494,6 +494,7 @@ def attach(table, spec: SinkSpec, sort_by: Iterable[Any] | None) -> _Writer:
     """Subscribe a writer for `spec` to `table` (raw engine callbacks: no per-row dict)."""
     writer = _Writer(spec)
     writer.pipeline = _PIPELINES.setdefault(parse_graph.G.global_scope, _Pipeline())
+    _validate.writers_of_one_table_agree(spec, [w.spec for w in writer.pipeline.writers])
     writer.pipeline.writers.append(writer)
     sort_refs = [table[c] for c in sort_by] if sort_by is not None else None
     table_to_datasink(table, datasink.CallbackDataSink(

@@ -238,3 +238,34 @@ def test_a_folder_this_process_cannot_write_is_refused_at_write(tmp_path, monkey
     monkeypatch.setattr(os, "access", lambda path, mode: not (mode & os.W_OK and str(path) == str(tmp_path)))
     with pytest.raises(ValueError, match="its folder .* is not writable by this process"):
         pw_duckdb_sink.write(_table(), table_name="t", database=tmp_path / "x.duckdb")
+
+
+def _two_writers(db, first: dict, second: dict, other=None):
+    pw_duckdb_sink.write(_table(), table_name="t", database=db, **first)
+    pw_duckdb_sink.write(other if other is not None else _table(), table_name="T", database=db, **second)
+
+
+@pytest.mark.parametrize("first, second, other, message", [
+    ({"init_mode": "create_if_not_exists"}, {"init_mode": "replace"}, None, "one with init_mode='replace'"),
+    ({}, {}, "other columns", "disagree on its shape"),
+    ({}, {"output_table_type": "snapshot"}, "keyed", "disagree on its shape"),
+    ({"name": "w"}, {"name": "w"}, None, "both named 'w'"),
+])
+def test_writers_of_one_table_that_cannot_share_it_are_refused_at_write(tmp_path, first, second, other, message):
+    t = _table()
+    if other == "other columns":
+        other = t.select(pw.this.a, c=pw.this.b)
+    elif other == "keyed":
+        other = t
+        second = dict(second, primary_key=[t.a])
+    with pytest.raises(ValueError, match=message):
+        _two_writers(tmp_path / "shared.duckdb", first, second, other)
+
+
+def test_writers_of_one_table_with_the_same_shape_both_append(tmp_path, query):
+    db = tmp_path / "shared.duckdb"
+    create = {"init_mode": "create_if_not_exists"}
+    _two_writers(db, {"name": "w1", **create}, {"name": "w2", **create})
+    pw_duckdb_sink.write(_table(), table_name="t", database=tmp_path / "other.duckdb", init_mode="replace")
+    pw.run(monitoring_level=pw.MonitoringLevel.NONE)
+    assert query(db, "SELECT a, b, c, diff FROM t") == [(1, "x", 1.5, 1)] * 2
