@@ -186,8 +186,8 @@ def read_baseline(
     table_name: str,
     aggregates: dict,
     key: list[str] | None = None,
-    since: dt.datetime | dt.timedelta | str | None = None,
-    until: dt.datetime | dt.timedelta | str | None = None,
+    since: dt.datetime | dt.timedelta | str | int | None = None,
+    until: dt.datetime | dt.timedelta | str | int | None = None,
     tz: str | dt.tzinfo | None = None,
     time_column: str | None = None,
     schema: type[pw.Schema] | None = None,
@@ -212,8 +212,8 @@ def read_baseline(
     read as a sum and a count, so that ``with_baseline`` can recombine it with the session's.
 
     Time range: ``since`` (inclusive) and ``until`` (exclusive) each take a ``datetime`` (naive =
-    wall-clock time in ``tz``), a ``timedelta`` (that long before now) or ``"today"`` (midnight
-    in ``tz``, UTC by default). They apply to ``time_column`` (TIMESTAMP, TIMESTAMPTZ, DATE or a
+    wall-clock time in ``tz``), a ``timedelta`` (that long before now), ``"today"`` (midnight
+    in ``tz``, UTC by default) or an ``int`` millisecond epoch. They apply to ``time_column`` (TIMESTAMP, TIMESTAMPTZ, DATE or a
     millisecond-epoch integer) when given, else to the change log's ``time``: ``until`` then
     gives the consolidated state as of that moment and ``since`` keeps the rows of that state
     inserted at or after it.
@@ -475,7 +475,7 @@ def with_baseline(session: pw.Table, baseline: pw.Table, *, columns: dict, key: 
         missing = [c for c in key + sources if c not in table.column_names()]
         if missing:
             raise ValueError(f"with_baseline: the {side} table has no column(s) {missing}; "
-                             f"it has {table.column_names()}")
+                             f"it has {list(table.column_names())}")
     if not key:
         # Single-row totals share no column they do not combine; a shared one is a forgotten key
         # (left out, every session row would join the one total and ids would clash at run time).

@@ -1,7 +1,8 @@
 """Turning a baseline's `since` / `until` into a bound the DuckDB column can be compared with.
 
-A bound is given as a datetime, a timedelta (that long back from now) or the string "today"
-(midnight at the start of the current day in `tz`). Everything is resolved to one aware UTC
+A bound is given as a datetime, a timedelta (that long back from now), the string "today"
+(midnight at the start of the current day in `tz`) or an int millisecond epoch (the unit of the
+change log's `time`, as elsewhere in the package). Everything is resolved to one aware UTC
 instant first, then converted to the comparison value of the column's DuckDB type, so the
 SQL only ever compares like with like (the value is bound, never formatted into SQL).
 """
@@ -9,8 +10,10 @@ SQL only ever compares like with like (the value is bound, never formatted into 
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 
 
@@ -38,12 +41,14 @@ def resolve(bound, *, name: str, tz: dt.tzinfo, now: dt.datetime | None = None) 
         if bound < dt.timedelta(0):
             raise ValueError(f"{name}={bound!r} is negative; give how long back from now, e.g. timedelta(days=7)")
         return now - bound
+    if isinstance(bound, numbers.Integral) and not isinstance(bound, bool):
+        return _EPOCH + dt.timedelta(milliseconds=int(bound))
     if isinstance(bound, str) and bound.lower() == "today":
         local = now.astimezone(tz)
         return dt.datetime(local.year, local.month, local.day, tzinfo=tz)
     raise ValueError(
-        f"{name}={bound!r} is not a time bound; pass a datetime, a timedelta (that long back from now) "
-        f"or 'today' (with tz='Area/City' for a local day)"
+        f"{name}={bound!r} is not a time bound; pass a datetime, a timedelta (that long back from now), "
+        f"'today' (with tz='Area/City' for a local day) or an int millisecond epoch"
     )
 
 
@@ -56,7 +61,7 @@ def for_column(instant: dt.datetime, duckdb_type: str, *, tz: dt.tzinfo):
     """
     kind = duckdb_type.upper()
     if kind in _INTEGER_TYPES:
-        return int(instant.timestamp() * 1000)
+        return (instant - _EPOCH) // dt.timedelta(milliseconds=1)  # exact, unlike timestamp() * 1000
     if kind in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
         return instant.astimezone(dt.timezone.utc)
     if kind.startswith("TIMESTAMP"):

@@ -106,7 +106,7 @@ def test_int_session_with_float_baseline_sums_in_float(db_path):
 def test_missing_column_on_one_side_is_a_clear_error():
     s = pw.debug.table_from_markdown("k | v\na | 1")
     b = pw.debug.table_from_markdown("k | w\na | 1")
-    with pytest.raises(ValueError, match="baseline table has no column"):
+    with pytest.raises(ValueError, match=r"baseline table has no column\(s\) \[.v.\]; it has \[.k., .w.\]$"):
         with_baseline(s, b, key=["k"], columns={"v": "sum"})
     with pytest.raises(ValueError, match="avg needs"):
         with_baseline(s, s, key=["k"], columns={"x": ("avg", "v")})

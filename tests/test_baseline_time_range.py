@@ -1,4 +1,4 @@
-"""read_baseline's since/until: datetime, timedelta back from now, 'today' in a time zone."""
+"""read_baseline's since/until: datetime, timedelta back from now, 'today' in a time zone, ms epoch."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ def _events_at(db, instants):
     con.execute("CREATE TABLE ev (amount BIGINT, at_utc TIMESTAMPTZ, at_local TIMESTAMP, day DATE, time BIGINT, diff SMALLINT)")
     for i, t in enumerate(instants):
         con.execute("INSERT INTO ev VALUES (?, ?, ?, ?, ?, 1)",
-                    [i + 1, t, t.replace(tzinfo=None), t.date(), int(t.timestamp() * 1000)])
+                    [i + 1, t, t.replace(tzinfo=None), t.date(), (t - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(milliseconds=1)])
     con.close()
 
 
@@ -97,7 +97,8 @@ def test_today_on_the_change_log_time(db_path):
 
 
 @pytest.mark.parametrize("kwargs", [{"since": "yesterday"}, {"since": dt.timedelta(hours=-1)},
-                                    {"since": "today", "tz": "Mars/Olympus"}])
+                                    {"since": "today", "tz": "Mars/Olympus"}, {"since": True},
+                                    {"until": 1.5e12}])
 def test_bad_bounds_are_refused(db_path, kwargs):
     with pytest.raises(ValueError):
         read_baseline(database=db_path, table_name="ev", aggregates={"n": "count"}, **kwargs)
@@ -150,3 +151,17 @@ def test_range_on_a_text_column_is_a_clear_error(db_path):
     with pytest.raises(ValueError, match="time_column has DuckDB type VARCHAR"):
         read_baseline(database=db_path, table_name="ev", since=dt.timedelta(days=1), time_column="label",
                       aggregates={"n": "count"})
+
+
+@pytest.mark.parametrize("column", ["time", "at_utc"])
+def test_millisecond_epoch_bounds_are_exact_to_the_millisecond(db_path, column):
+    # Instants with odd milliseconds: a bound one millisecond off would move an event across it.
+    base = dt.datetime(2024, 5, 1, tzinfo=UTC)
+    instants = [base + dt.timedelta(milliseconds=123 + 1000 * i) for i in range(10)]
+    _events_at(db_path, instants)
+    ms = lambda t: (t - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(milliseconds=1)  # noqa: E731
+    lo, hi = instants[3], instants[7]
+    got = _total(read_baseline(database=db_path, table_name="ev", since=ms(lo), until=ms(hi),
+                               time_column=None if column == "time" else column,
+                               aggregates={"n": "count", "r": ("sum", "amount")}))
+    assert got == _expect(instants, lo, hi) == (4, 4 + 5 + 6 + 7)
