@@ -285,17 +285,29 @@ def no_internal_column_names(columns: Sequence[str]) -> None:
             f"columns {clashes} are reserved for the sink's own minibatch bookkeeping; rename them")
 
 
+def destination_kind_matches(table_name: str, registered_kind: str | None, kind: str) -> None:
+    if registered_kind is not None and registered_kind != kind:
+        written_as = "a change log (stream_of_changes)" if registered_kind == "stream_of_changes" else "a snapshot"
+        raise ValueError(
+            f"table {table_name!r} was written by pw_duckdb_sink as {written_as}, and this writer "
+            f"writes a {kind}; the two layouts cannot share a table. Write to another table_name, "
+            f"or use init_mode=\"replace\" to start the table over")
+
+
 def check_destination(table_name: str, existing: Existing, *, init_mode: str,
                       needed: Sequence[str], nullable_columns: Sequence[str],
                       primary_key: Sequence[str] | None = None,
-                      types: dict[str, str] | None = None) -> None:
-    """Every start-up rule, in order; a table to be replaced is only checked for being a view."""
+                      types: dict[str, str] | None = None,
+                      kind: str, registered_kind: str | None) -> None:
+    """Every start-up rule, in order; a table to be replaced is only checked for being a view.
+    ``registered_kind``: how the sink wrote the table before, if it did."""
     destination_is_not_a_view(table_name, existing)
     if init_mode == "replace":
         return
     destination_exists(table_name, existing, init_mode)
     if not existing.kind:
         return  # about to be created
+    destination_kind_matches(table_name, registered_kind, kind)
     destination_has_needed_columns(table_name, existing, needed)
     if types:
         destination_column_types_fit(table_name, existing, types)

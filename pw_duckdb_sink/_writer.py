@@ -289,7 +289,8 @@ class _Writer:
             needed=spec.destination_columns,
             types={c: t for c, t, _ in columns},
             nullable_columns=[c for c, t in zip(spec.columns, spec.types) if t.nullable],
-            primary_key=spec.primary_key if spec.snapshot else None)
+            primary_key=spec.primary_key if spec.snapshot else None,
+            kind=spec.kind, registered_kind=_catalog.registered_kind(con, spec.table_name))
         created = spec.init_mode == "replace" or not existing.kind
         ours = {c.lower() for c in spec.destination_columns}
         self.own_columns_only = created or set(existing.columns) <= ours

@@ -126,3 +126,21 @@ def test_existing_table_named_in_another_case_that_does_not_fit_is_refused(db_pa
     _setup(db_path, 'CREATE TABLE "T" (a BIGINT, time BIGINT, diff SMALLINT)')
     with pytest.raises(ValueError, match=r"'b'"):
         _write(db_path, init_mode="create_if_not_exists")
+
+
+@pytest.mark.parametrize("first, then", [("stream_of_changes", "snapshot"), ("snapshot", "stream_of_changes")])
+def test_a_table_written_in_the_other_layout_is_refused_by_name(db_path, query, first, then):
+    def write(output):
+        pw.internals.parse_graph.G.clear()
+        t = pw.debug.table_from_rows(S, ROWS)
+        keyed = {"primary_key": [t.a]} if output == "snapshot" else {}
+        pw_duckdb_sink.write(t, table_name="t", database=db_path, init_mode="create_if_not_exists",
+                             output_table_type=output, **keyed)
+        pw.run(**RUN)
+
+    write(first)
+    before = query(db_path, "SELECT * FROM t ORDER BY a")
+    written_as = "a change log" if first == "stream_of_changes" else "a snapshot"
+    with pytest.raises(ValueError, match=f"was written by pw_duckdb_sink as {written_as}.*writes a {then}"):
+        write(then)
+    assert query(db_path, "SELECT * FROM t ORDER BY a") == before
