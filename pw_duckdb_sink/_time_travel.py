@@ -124,10 +124,13 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
         raise ValueError(f"since ({_ms_to_text(lo)}) is after until ({_ms_to_text(hi)}); swap them")
     with _reading(database) as con:
         user_cols, types = _change_log_columns(con, table_name)
-        unknown = [c for c in key if c not in user_cols]
+        # DuckDB resolves column names ignoring case, and so do table names here.
+        by_lower = {c.lower(): c for c in user_cols}
+        unknown = [c for c in key if not isinstance(c, str) or c.lower() not in by_lower]
         if unknown:
             raise ValueError(f"key columns {unknown} are not columns of {table_name!r}; "
                              f"its columns are {user_cols}")
+        key = {by_lower[c.lower()]: v for c, v in key.items()}
         where = [f"{quote_ident(c)} IS NOT DISTINCT FROM ?" for c in key]
         params: list[Any] = list(key.values())
         if lo is not None:

@@ -176,3 +176,10 @@ def test_as_of_takes_the_time_history_returns(logged):
     assert len(times) > 0 and not isinstance(times.iloc[0], int)
     for i in range(len(times)):  # iloc: iterating a Series would give Python ints
         assert rows_of(as_of(db_path, "sales", times.iloc[i])) == states[int(times.iloc[i])]
+
+
+def test_history_matches_key_columns_ignoring_case_like_duckdb(logged):
+    db_path, _, _ = logged
+    exact = history(db_path, "sales", key={"country": "PL"}).to_pylist()
+    assert len(exact) > 0
+    assert history(db_path, "SALES", key={"Country": "PL"}).to_pylist() == exact
