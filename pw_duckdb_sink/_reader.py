@@ -213,10 +213,10 @@ def read_baseline(
 
     Time range: ``since`` (inclusive) and ``until`` (exclusive) each take a ``datetime`` (naive =
     wall-clock time in ``tz``), a ``timedelta`` (that long before now), ``"today"`` (midnight
-    in ``tz``, UTC by default) or an ``int`` millisecond epoch. They apply to ``time_column`` (TIMESTAMP, TIMESTAMPTZ, DATE or a
-    millisecond-epoch integer) when given, else to the change log's ``time``: ``until`` then
-    gives the consolidated state as of that moment and ``since`` keeps the rows of that state
-    inserted at or after it.
+    in ``tz``, UTC by default) or an ``int`` millisecond epoch. They apply to ``time_column``
+    (TIMESTAMP, TIMESTAMPTZ, DATE or a millisecond-epoch integer) when given, else to the
+    change log's ``time``: ``until`` then gives the consolidated state as of that moment and
+    ``since`` keeps the rows of that state inserted at or after it.
 
     First start: a database file or table that does not exist yet gives an EMPTY baseline, not
     an error. Its column types come from ``schema`` (a ``pw.Schema`` of the source table's
