@@ -331,13 +331,19 @@ def writers_of_one_table_agree(spec, others) -> None:
         if "replace" in (spec.init_mode, other.init_mode):
             raise ValueError(f"two writers of {where} in one pipeline, one with init_mode='replace': "
                              f"it would drop what the other writes; {advice}")
-        mine = (spec.kind, [c.lower() for c in spec.columns], [t.duckdb for t in spec.types], spec.primary_key)
-        theirs = (other.kind, [c.lower() for c in other.columns], [t.duckdb for t in other.types],
-                  other.primary_key)
-        if mine != theirs:
-            raise ValueError(f"two writers of {where} in one pipeline disagree on its shape "
-                             f"({other.kind} {list(other.columns)} vs {spec.kind} {list(spec.columns)}, "
-                             f"with their types and keys); {advice}")
+        if _shape(spec) != _shape(other):
+            raise ValueError(f"two writers of {where} in one pipeline disagree on its shape: "
+                             f"{_describe(other)} vs {_describe(spec)}; {advice}")
         if spec.name is not None and spec.name == other.name:
             raise ValueError(f"two writers of {where} in one pipeline are both named {spec.name!r}: "
                              "each named writer keeps its own exactly-once state; give each its own name=")
+
+
+def _shape(spec) -> tuple:
+    """What writers sharing a table must agree on (column names compared as DuckDB does)."""
+    return spec.kind, [(c.lower(), t.duckdb) for c, t in zip(spec.columns, spec.types)], spec.primary_key
+
+
+def _describe(spec) -> str:
+    columns = ", ".join(f"{c} {t.duckdb}" for c, t in zip(spec.columns, spec.types))
+    return f"{spec.kind} ({columns})" + (f" keyed by {list(spec.primary_key)}" if spec.primary_key else "")

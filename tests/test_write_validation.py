@@ -248,6 +248,7 @@ def _two_writers(db, first: dict, second: dict, other=None):
 @pytest.mark.parametrize("first, second, other, message", [
     ({"init_mode": "create_if_not_exists"}, {"init_mode": "replace"}, None, "one with init_mode='replace'"),
     ({}, {}, "other columns", "disagree on its shape"),
+    ({}, {}, "other types", r"\(a BIGINT, b VARCHAR, c DOUBLE\) vs stream_of_changes \(a BIGINT, b BIGINT"),
     ({}, {"output_table_type": "snapshot"}, "keyed", "disagree on its shape"),
     ({"name": "w"}, {"name": "w"}, None, "both named 'w'"),
 ])
@@ -255,6 +256,8 @@ def test_writers_of_one_table_that_cannot_share_it_are_refused_at_write(tmp_path
     t = _table()
     if other == "other columns":
         other = t.select(pw.this.a, c=pw.this.b)
+    elif other == "other types":
+        other = t.select(pw.this.a, b=pw.this.a, c=pw.this.c)
     elif other == "keyed":
         other = t
         second = dict(second, primary_key=[t.a])
