@@ -194,15 +194,20 @@ def update_readme(doc, readme: Path) -> None:
     text = readme.read_text()
     body = (
         "## Benchmarks\n\n"
-        "The sink against what a user would write instead, on the same pipeline in one run: a native\n"
-        "`pw.io.csv.read` (static mode, one minibatch per 10k-row file) over int / int / float / str / bool\n"
-        "columns, each configuration in its own process, run one after another. Throughput is input rows\n"
-        "per second of `pw.run`; \"vs floor\" divides by the `pw.io.subscribe` no-op on the same pipeline\n"
-        "(the groupby floor for snapshot rows); commit latency is the time the output spends at a\n"
-        "minibatch's end (`on_time_end`: Arrow build + transaction for the sink; the sum of a minibatch's\n"
-        "INSERTs for the per-row pattern; one Arrow INSERT + COMMIT per file for the ceiling); \"—\" where\n"
-        "Pathway's native Rust sinks hide it. The snapshot pipeline is a groupby over ~100k keys filtered on\n"
-        "the count, so every minibatch brings updates and deletions.\n\n"
+        'The sink against what a user would write instead, on the same pipeline in one run: a native\n'
+        '`pw.io.csv.read` (static mode, one minibatch per 10k-row file) over int / int / float / str / bool\n'
+        'columns, each configuration in its own process. The fast main configurations (all but the\n'
+        'per-row pattern) and the table-size sweep run five times, the groupby ones three, interleaved in\n'
+        "rounds: the table shows each one's run of median time, and their ratios are medians of the ratios\n"
+        'taken within a round (this machine drifts more between runs than two configurations differ); the\n'
+        'other sweeps run once. Throughput is input rows per second of `pw.run`;\n'
+        '"vs floor" divides by the `pw.io.subscribe` no-op on the same pipeline (the groupby floor for\n'
+        "snapshot rows). Commit latency is what one minibatch's write costs: for the sink, its job on the\n"
+        'committer thread from the Arrow build to `COMMIT` (inside `on_time_end` when the run restores\n'
+        "from persistence); the sum of a minibatch's INSERTs for the per-row pattern; one Arrow INSERT +\n"
+        'COMMIT per file for the ceiling; "—" where Pathway\'s native Rust sinks hide it. The snapshot\n'
+        'pipeline is a groupby over ~100k keys filtered on the count, so every minibatch brings updates\n'
+        'and deletions; the same pipeline into `pw.io.null.write` shows what it costs with no output.\n\n'
         "Reproduce: `pip install -e '.[bench]' && python -m benchmarks.run --update-readme` "
         "(`--quick` for a ~3 minute run).\n\n"
         "![benchmarks](benchmarks/results/latest.png)\n\n" + markdown(doc) + "\n"
