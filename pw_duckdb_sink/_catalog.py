@@ -75,7 +75,7 @@ def register_table(con: duckdb.DuckDBPyConnection, *, table_name: str, kind: str
         con.execute(
             f"UPDATE {quote_ident(TABLES)} SET last_time = NULL, rows_written = 0 WHERE table_name = ?",
             [table_name])
-        con.execute(f"DELETE FROM {quote_ident(COMMITS)} WHERE table_name = ?", [table_name])
+        con.execute(f"DELETE FROM {quote_ident(COMMITS)} WHERE lower(table_name) = lower(?)", [table_name])
 
 
 def record_commit(con: duckdb.DuckDBPyConnection, *, table_name: str, writer_name: str | None,
@@ -105,7 +105,7 @@ def read_commits(con: duckdb.DuckDBPyConnection, table_name: str,
     """The commits that landed in `table_name` (optionally of one writer), oldest first."""
     if not table_exists(con, COMMITS):
         return []
-    sql = f"SELECT * FROM {quote_ident(COMMITS)} WHERE table_name = ?"
+    sql = f"SELECT * FROM {quote_ident(COMMITS)} WHERE lower(table_name) = lower(?)"
     params: list = [table_name]
     if writer_name is not None:
         sql += " AND writer_name = ?"

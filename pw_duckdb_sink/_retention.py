@@ -171,11 +171,11 @@ def _build_time_map(con, table: str, table_name: str, horizon_ms: int, has_commi
         times = (
             f'SELECT "time" FROM {table} WHERE "time" <= $h '
             f'UNION SELECT "time" FROM {quote_ident(COMMITS_TABLE)} '
-            f'WHERE table_name = $name AND "time" <= $h')
+            f'WHERE lower(table_name) = lower($name) AND "time" <= $h')
         groups = (
             f"SELECT \"time\", list_sort(list(DISTINCT coalesce("
             f"(CASE WHEN persisted IS FALSE THEN '-' ELSE '=' END) || writer_name, '?'))) AS grp "
-            f"FROM {quote_ident(COMMITS_TABLE)} WHERE table_name = $name AND \"time\" <= $h "
+            f"FROM {quote_ident(COMMITS_TABLE)} WHERE lower(table_name) = lower($name) AND \"time\" <= $h "
             f'GROUP BY "time"')
         query = (
             f"CREATE OR REPLACE TEMP TABLE {quote_ident(_MAP)} AS "
@@ -201,22 +201,25 @@ def _build_net_rows(con, table: str, user_cols: list[str]) -> None:
 
 
 def _compact_commits(con, table: str, table_name: str, horizon_ms: int) -> None:
-    """One commit row per writer and group landing time, counting the rows now stored there."""
+    """One commit row per writer and group landing time, counting the rows now stored there.
+    Table names are matched ignoring case, as DuckDB resolves them: writers and callers may
+    spell one table differently."""
     commits = quote_ident(COMMITS_TABLE)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {quote_ident(_KEEP)} AS "
-        f"SELECT c.writer_name, c.persisted, m.target AS \"time\", max(c.committed_at) AS committed_at "
+        f"SELECT c.table_name, c.writer_name, c.persisted, m.target AS \"time\", "
+        f"max(c.committed_at) AS committed_at "
         f"FROM {commits} AS c JOIN {quote_ident(_MAP)} AS m ON c.\"time\" = m.\"time\" "
-        f"WHERE c.table_name = $name GROUP BY c.writer_name, c.persisted, m.target",
+        f"WHERE lower(c.table_name) = lower($name) "
+        f"GROUP BY c.table_name, c.writer_name, c.persisted, m.target",
         {"name": table_name})
-    con.execute(f'DELETE FROM {commits} WHERE table_name = $name AND "time" <= $h',
+    con.execute(f'DELETE FROM {commits} WHERE lower(table_name) = lower($name) AND "time" <= $h',
                 {"name": table_name, "h": horizon_ms})
     con.execute(
         f"INSERT INTO {commits} (table_name, writer_name, \"time\", \"rows\", committed_at, persisted) "
-        f"SELECT $name, k.writer_name, k.\"time\", "
+        f"SELECT k.table_name, k.writer_name, k.\"time\", "
         f"(SELECT count(*) FROM {table} AS d WHERE d.\"time\" = k.\"time\"), k.committed_at, k.persisted "
-        f"FROM {quote_ident(_KEEP)} AS k ORDER BY k.\"time\"",
-        {"name": table_name})
+        f"FROM {quote_ident(_KEEP)} AS k ORDER BY k.\"time\"")
 
 
 def _record_horizon(con, table_name: str, horizon_ms: int) -> None:
