@@ -250,3 +250,21 @@ def test_writer_retention_catches_up_in_bounded_steps(db_path, monkeypatch):
         if t >= done:
             assert rows_of(as_of(con, "sales", t)) == states[t]
     assert consolidate(con, "sales") == all_time
+
+
+def test_read_baseline_refuses_time_bounds_inside_the_compacted_past(log, db_path):
+    import datetime as dt
+
+    con, states = log
+    times = sorted(states)
+    horizon = times[30]
+    compact(con, "sales", horizon)
+    at = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)  # noqa: E731
+    for bound in ({"until": at(times[10])}, {"until": at(horizon)}, {"since": at(times[5])}):
+        with pytest.raises(ValueError, match=r"compacted: the changes before that moment were folded"):
+            _baseline(db_path, **bound)
+    # After the horizon the states are intact: until = the next minibatch's time is the state at the horizon.
+    got = _baseline(db_path, until=at(times[31]))
+    final = states[times[30]]
+    assert {c: n for c, (_, n, _, _) in got.items()} == {
+        c: sum(k for (cc, _), k in final.items() if cc == c) for c in {c for c, _ in final}}
