@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import logging
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -94,18 +95,30 @@ def _send(messages: Sequence[dict], *, chunk: int, pause_s: float) -> None:
             time.sleep(pause_s)
 
 
-def _table_kind(con, table_name: str) -> str:
-    """'snapshot' or 'stream_of_changes', from the sink's catalog or else from the columns."""
-    for entry in _catalog.read_tables(con):
-        if entry["table_name"] == table_name:
-            return entry["kind"]
-    columns = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = ?", [table_name]).fetchall()}
-    if not columns:
+def _describe_table(con, table_name: str) -> tuple[str, str, list[str]]:
+    """(stored name, kind, readable columns) of ``table_name``, matched ignoring case as DuckDB
+    does. A change log's readable columns are its user columns plus ``time``: the latest
+    insertion time of each current row."""
+    found = con.execute(
+        "SELECT table_name, list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND lower(table_name) = lower(?) GROUP BY table_name",
+        [table_name]).fetchall()
+    if not found:
         raise ValueError(f"table {table_name!r} does not exist in this database; "
                          "run the pipeline that writes it first")
-    return "stream_of_changes" if {"time", "diff"} <= columns else "snapshot"
+    stored, columns = found[0]
+    kind = _catalog.registered_kind(con, stored)
+    if kind is None:
+        kind = "stream_of_changes" if {"time", "diff"} <= {c.lower() for c in columns} else "snapshot"
+    if kind == "stream_of_changes":
+        columns = [c for c in columns if c.lower() != "diff"]
+    return stored, kind, columns
+
+
+def _check_positive(**values: Any) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _current_rows(database: str | os.PathLike, table_name: str, columns: Sequence[str],
@@ -115,19 +128,35 @@ def _current_rows(database: str | os.PathLike, table_name: str, columns: Sequenc
         return []
     con = connect(database, read_only=True)
     try:
-        kind = _table_kind(con, table_name)
-        cols = ", ".join(quote_ident(c) for c in columns)
-        source = quote_ident(table_name)
+        stored, kind, readable = _describe_table(con, table_name)
+        by_lower = {c.lower(): c for c in readable}
+        unknown = [c for c in [*columns, *order_by] if c.lower() not in by_lower]
+        if unknown:
+            raise ValueError(f"table {stored!r} has no column(s) {sorted(set(unknown))}; its columns "
+                             f"are {readable}")
+        cols = ", ".join(quote_ident(by_lower[c.lower()]) for c in columns)
+        source = quote_ident(stored)
         if kind == "stream_of_changes":
-            # The consolidated state: every row whose changes add up to a presence.
-            source = (f"(SELECT * EXCLUDE (time, diff) FROM {source} "
-                      f"GROUP BY ALL HAVING SUM(diff) > 0)")
+            # The consolidated state: every row whose changes add up to a presence, at the time
+            # it was last inserted.
+            source = (f'(SELECT * EXCLUDE ("time", diff), max("time") FILTER (WHERE diff > 0) AS "time" '
+                      f"FROM {source} GROUP BY ALL HAVING SUM(diff) > 0)")
         direction = "DESC" if descending else "ASC"
-        order = ", ".join(f"{quote_ident(c)} {direction}" for c in order_by)
+        order = ", ".join(f"{quote_ident(by_lower[c.lower()])} {direction}" for c in order_by)
         return con.execute(f"SELECT {cols} FROM {source} ORDER BY {order} LIMIT ?",
                            [limit]).fetchall()
     finally:
         con.close()
+
+
+def _numbers(values: Sequence[Any], *, column: str, table_name: str) -> list[Any]:
+    """Widget values, checked before anything is sent (a failure halfway would leave a widget
+    half filled)."""
+    try:
+        return [_number(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"column {column!r} of {table_name!r} holds values that are not numbers "
+                         f"({exc}); pass a numeric value_column") from exc
 
 
 def preload_chart(server: Any, *, widget_id: str, database: str | os.PathLike, table_name: str,
@@ -135,17 +164,24 @@ def preload_chart(server: Any, *, widget_id: str, database: str | os.PathLike, t
                   chunk: int = DEFAULT_CHUNK, pause_s: float = DEFAULT_PAUSE_S) -> Preloaded:
     """Send the latest ``max_points`` (time, value) rows of ``table_name`` to a chart widget.
 
-    The rows are the table's current state (a change log is consolidated first), the newest
-    ``max_points`` by ``time_column``, sent oldest first. A missing database sends nothing.
+    The rows are the table's current state (a change log is consolidated first; its
+    ``time_column="time"`` is when each current row was last inserted), the newest
+    ``max_points`` by ``time_column``, sent oldest first. Table and column names are matched
+    ignoring case, as in DuckDB. NaN and infinite values are left out (JSON cannot carry them).
+    A missing database sends nothing.
     """
     _check_server(server, widget_id)
-    if not 1 <= max_points <= MAX_POINTS:
+    _check_positive(chunk=chunk)
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or not 1 <= max_points <= MAX_POINTS:
         raise ValueError(f"max_points must be between 1 and {MAX_POINTS} (pathway-viz keeps "
                          f"{MAX_POINTS} points per widget), got {max_points!r}")
     rows = _current_rows(database, table_name, [time_column, value_column],
                          order_by=[time_column], descending=True, limit=max_points)
-    points = sorted((to_epoch_ms(t), v) for t, v in rows if v is not None)
-    messages = [{"type": "data", "widget": widget_id, "value": _number(v), "timestamp": ms}
+    values = _numbers([v for _, v in rows], column=value_column, table_name=table_name)
+    # NaN and infinity have no JSON form: the widget would drop them, so they are not sent.
+    points = sorted((to_epoch_ms(t), v) for (t, _), v in zip(rows, values)
+                    if v is not None and math.isfinite(v))
+    messages = [{"type": "data", "widget": widget_id, "value": v, "timestamp": ms}
                 for ms, v in points]
     _send(messages, chunk=chunk, pause_s=pause_s)
     report = Preloaded(widget_id, table_name, len(messages),
@@ -170,7 +206,7 @@ def preload_stat(server: Any, *, widget_id: str, database: str | os.PathLike, ta
                              order_by=[time_column or value_column], descending=True, limit=1)
         if not rows or rows[0][0] is None:
             return Preloaded(widget_id, table_name, 0)
-        value = rows[0][0]
+        value = _numbers([rows[0][0]], column=value_column, table_name=table_name)[0]
         if time_column:
             stamp = to_epoch_ms(rows[0][1])
     message = {"type": "data", "widget": widget_id, "value": _number(value), "delta": None,
@@ -191,6 +227,7 @@ def preload_table(server: Any, *, widget_id: str, database: str | os.PathLike, t
     :func:`table_row_message`) then replace these rows instead of adding to them.
     """
     _check_server(server, widget_id)
+    _check_positive(limit=limit, chunk=chunk)
     wanted = list(dict.fromkeys([key_column, *columns]))
     rows = _current_rows(database, table_name, wanted, order_by=[order_by],
                          descending=descending, limit=limit)
@@ -211,7 +248,7 @@ def table_row_message(widget_id: str, row: dict, *, key_column: str,
 
 def _number(value: Any) -> Any:
     # DuckDB DECIMAL comes back as decimal.Decimal, which json cannot encode.
-    return float(value) if not isinstance(value, (int, float)) else value
+    return float(value) if not isinstance(value, (int, float, type(None))) else value
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,7 @@ from pw_duckdb_sink import viz  # noqa: E402
 
 from tests._pv_client import free_port, history_of, messages  # noqa: E402
 
-WIDGETS = ["chart_big", "chart_log", "stat_one", "table_top", "chart_epoch"]
+WIDGETS = ["chart_big", "chart_log", "stat_one", "table_top", "chart_epoch", "chart_time"]
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +150,38 @@ def test_too_many_points_is_refused(server, db_path):
     with pytest.raises(ValueError, match="1000 points per widget"):
         viz.preload_chart(server, widget_id="chart_big", database=db_path, table_name="daily",
                           time_column="day", value_column="revenue", max_points=1001)
+
+
+def test_a_change_log_charted_by_its_own_time_under_another_spelling(server, db_path):
+    # time_column="time" on a change log: each current row at the time it was last inserted.
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE totals_log (v DOUBLE, time BIGINT, diff SMALLINT)")
+    changes = [(1.0, 1_700_000_000_000, 1), (1.0, 1_700_000_002_000, -1), (2.0, 1_700_000_002_000, 1),
+               (5.0, 1_700_000_004_000, 1)]
+    con.executemany("INSERT INTO totals_log VALUES (?, ?, ?)", changes)
+    con.close()
+    report = viz.preload_chart(server, widget_id="chart_time", database=db_path, table_name="TOTALS_LOG",
+                               time_column="TIME", value_column="V")
+    assert report.messages == 2
+    assert history_of(server.port, "chart_time", points=2) == [[1_700_000_002_000, 2.0], [1_700_000_004_000, 5.0]]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"value_column": "revnue"}, r"has no column\(s\) \['revnue'\]; its columns are \['day', 'revenue', 'label'\]"),
+    ({"value_column": "label"}, r"column 'label' of 'bad' holds values that are not numbers"),
+    ({"chunk": 0}, r"chunk must be a positive integer, got 0"),
+])
+def test_bad_preload_arguments_are_clear_errors_and_send_nothing(server, db_path, kwargs, message):
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE bad (day TIMESTAMP, revenue DOUBLE, label VARCHAR)")
+    con.execute("INSERT INTO bad VALUES ('1997-01-01', 1.5, 'x0')")
+    con.close()
+    args = {"time_column": "day", "value_column": "revenue", **kwargs}
+    got = []
+    listener = threading.Thread(target=lambda: got.extend(messages(server.port, seconds=1.5)))
+    listener.start()
+    time.sleep(0.5)
+    with pytest.raises(ValueError, match=message):
+        viz.preload_chart(server, widget_id="chart_big", database=db_path, table_name="bad", **args)
+    listener.join()
+    assert [m for m in got if m.get("widget") == "chart_big" and m.get("type") == "data"] == []
