@@ -66,3 +66,45 @@ def test_as_of_waits_for_the_writer(db_path, holder):
     got = as_of(db_path, "ev", 10, format="pandas")
     timer.join()
     assert sorted(got["amount"]) == [5, 7]
+
+
+# A reader in a loop: open read-only, query, hold the file a little, close; until told to stop.
+LOOPING_READER = r'''
+import os, sys, time
+from pw_duckdb_sink import _connect
+db, stop = sys.argv[1], sys.argv[2]
+print("reading", flush=True)
+while not os.path.exists(stop):
+    con = _connect.connect(db, read_only=True)
+    con.execute("SELECT count(*) FROM t").fetchall()
+    time.sleep(0.02)
+    con.close()
+'''
+
+
+def test_readers_in_a_loop_do_not_starve_a_writer(db_path, tmp_path):
+    # Four readers keep the file held almost all the time: a writer backing off alone would
+    # lose every race (it used to time out); the turnstile lets it in between two readers.
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE t (i BIGINT)")
+    con.close()
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, "-c", LOOPING_READER, str(db_path), str(stop)],
+                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    try:
+        for r in readers:
+            assert r.stdout.readline().strip() == "reading"
+        for i in range(20):
+            con = _connect.connect(db_path, timeout_s=8)
+            con.execute("INSERT INTO t VALUES (?)", [i])
+            con.close()
+    finally:
+        stop.touch()
+        for r in readers:
+            r.wait(timeout=30)
+    assert [r.returncode for r in readers] == [0] * 4  # the readers never failed either
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT list(i ORDER BY i) FROM t").fetchall()[0][0] == list(range(20))
+    con.close()
