@@ -19,7 +19,6 @@ import pathway as pw
 from pathway.internals import dtype as pdt
 
 from . import _catalog, _connect, _retention, _time_range, _types
-from ._time_travel import _ms_to_text
 from ._sql import quote_ident as q
 
 logger = logging.getLogger(__name__)
@@ -368,24 +367,12 @@ def _fetch(con, *, table_name, key, parsed, time_column, lo, hi, zone, excluded,
     lo_v = None if lo is None else _time_range.for_column(lo, bound_type, tz=zone)
     hi_v = None if hi is None else _time_range.for_column(hi, bound_type, tz=zone)
     if kind == "stream_of_changes" and time_column is None:
-        _check_not_compacted(con, table_name, lo_v, hi_v)
+        # `until` is exclusive: until = horizon would ask for the state just before it.
+        for name, bound in (("since", lo_v), ("until", hi_v)):
+            _retention.refuse_before_horizon(con, table_name, name, bound, at_horizon_ok=False)
     sql, params = _query(table_name=table_name, columns=columns, kind=kind, key=key, parsed=parsed,
                          time_column=time_column, lo=lo_v, hi=hi_v, excluded_writer=excluded, flagged=flagged)
     return con.execute(sql, params).df(), source_types
-
-
-def _check_not_compacted(con, table_name: str, lo_ms: int | None, hi_ms: int | None) -> None:
-    """Compaction moved the changes up to its horizon: a bound on ``time`` must lie after it
-    (``until`` is exclusive, so ``until = horizon`` would ask for a state before it)."""
-    horizon = _retention.compacted_horizon(con, table_name)
-    if horizon is None:
-        return
-    for name, bound in (("since", lo_ms), ("until", hi_ms)):
-        if bound is not None and bound <= horizon:
-            raise ValueError(
-                f"{name} is at or before time {horizon} ({_ms_to_text(horizon)}), up to which table {table_name!r} is "
-                f"compacted: the changes before that moment were folded together, so they can "
-                f"no longer be told apart by time. Pass a {name} after it, or leave it out")
 
 
 # --- adding the baseline to the session -------------------------------------------------

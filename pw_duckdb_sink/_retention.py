@@ -83,7 +83,7 @@ def compact(database_or_con, table_name: str, horizon) -> Compaction:
     >>> pw_duckdb_sink.as_of(db, "revenue", 1500)
     Traceback (most recent call last):
     ...
-    ValueError: table 'revenue' is compacted up to time 2000 (1970-01-01T00:00:02+00:00); the states before that moment are gone. Ask for a moment at or after it, or keep a longer retention.
+    ValueError: table 'revenue' is compacted up to time 2000 (1970-01-01T00:00:02+00:00): the changes up to that moment were folded together, so what happened before it is gone. Pass a moment at or after it, or keep a longer retention
     """
     from pw_duckdb_sink._time_travel import to_epoch_ms
 
@@ -231,6 +231,23 @@ def _record_horizon(con, table_name: str, horizon_ms: int) -> None:
         f"ON CONFLICT (table_name) DO UPDATE SET "
         f"horizon = greatest(horizon, excluded.horizon), compacted_at = excluded.compacted_at",
         [table_name, horizon_ms])
+
+
+def refuse_before_horizon(con, table_name: str, name: str, bound_ms: int | None, *,
+                          at_horizon_ok: bool) -> None:
+    """A moment ``name`` inside the compacted past is refused: the changes up to the horizon
+    were folded together, so neither the states nor the changes before it can be told apart.
+    ``at_horizon_ok``: the state at the horizon itself is intact (as_of), its changes are not."""
+    horizon = compacted_horizon(con, table_name)
+    if horizon is None or bound_ms is None or bound_ms > horizon or (at_horizon_ok and bound_ms == horizon):
+        return
+    from pw_duckdb_sink._time_travel import _ms_to_text
+
+    after = "at or after" if at_horizon_ok else "after"
+    raise ValueError(
+        f"table {table_name!r} is compacted up to time {horizon} ({_ms_to_text(horizon)}): the "
+        f"changes up to that moment were folded together, so what happened before it is gone. "
+        f"Pass a {name} {after} it, or keep a longer retention")
 
 
 def compacted_horizon(con, table_name: str) -> int | None:

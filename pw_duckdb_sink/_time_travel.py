@@ -71,12 +71,7 @@ def as_of(database, table_name: str, at, *, format: str = "arrow",
     at_ms = to_epoch_ms(at, what="at")
     with _reading(database) as con:
         user_cols, types = _change_log_columns(con, table_name)
-        horizon = _retention.compacted_horizon(con, table_name)
-        if horizon is not None and at_ms < horizon:
-            raise ValueError(
-                f"table {table_name!r} is compacted up to time {horizon} "
-                f"({_ms_to_text(horizon)}); the states before that moment are gone. "
-                f"Ask for a moment at or after it, or keep a longer retention.")
+        _retention.refuse_before_horizon(con, table_name, "moment", at_ms, at_horizon_ok=True)
         wanted = _pick_columns(table_name, user_cols, columns)
         cols = column_list(user_cols)
         consolidated = (
@@ -98,6 +93,8 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
     result has the table's columns, ``time`` and ``diff`` included, ordered by ``time`` and,
     within one minibatch, retractions before insertions (an update reads ``-old, +new``).
     ``since`` / ``until`` take the same kinds of moments as :func:`as_of` (``None``: unbounded).
+    After :func:`compact`, the changes up to its horizon are folded together: a ``since`` at or
+    before the horizon is refused, and without ``since`` those come first as the net rows.
 
     Example: how one country's running total changed (an update is ``-old, +new``):
 
@@ -124,6 +121,7 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
         raise ValueError(f"since ({_ms_to_text(lo)}) is after until ({_ms_to_text(hi)}); swap them")
     with _reading(database) as con:
         user_cols, types = _change_log_columns(con, table_name)
+        _retention.refuse_before_horizon(con, table_name, "since", lo, at_horizon_ok=False)
         # DuckDB resolves column names ignoring case, and so do table names here.
         by_lower = {c.lower(): c for c in user_cols}
         unknown = [c for c in key if not isinstance(c, str) or c.lower() not in by_lower]

@@ -261,10 +261,22 @@ def test_read_baseline_refuses_time_bounds_inside_the_compacted_past(log, db_pat
     compact(con, "sales", horizon)
     at = lambda ms: dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)  # noqa: E731
     for bound in ({"until": at(times[10])}, {"until": at(horizon)}, {"since": at(times[5])}):
-        with pytest.raises(ValueError, match=r"compacted: the changes before that moment were folded"):
+        with pytest.raises(ValueError, match=r"compacted up to time .*: the changes up to that moment were folded"):
             _baseline(db_path, **bound)
     # After the horizon the states are intact: until = the next minibatch's time is the state at the horizon.
     got = _baseline(db_path, until=at(times[31]))
     final = states[times[30]]
     assert {c: n for c, (_, n, _, _) in got.items()} == {
         c: sum(k for (cc, _), k in final.items() if cc == c) for c in {c for c, _ in final}}
+
+
+def test_history_refuses_a_since_inside_the_compacted_past(log, db_path):
+    from pw_duckdb_sink._time_travel import history
+
+    con, states = log
+    times = sorted(states)
+    compact(con, "sales", times[30])
+    with pytest.raises(ValueError, match="compacted up to time"):
+        history(con, "sales", key={"country": "PL"}, since=times[30])
+    later = history(con, "sales", key={"country": "PL"}, since=times[31]).to_pylist()
+    assert all(r["time"] >= times[31] for r in later)
