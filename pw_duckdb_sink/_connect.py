@@ -14,6 +14,7 @@ readers already in finish, and the writer gets its turn.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 
@@ -23,6 +24,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no turnstile, plain backoff
     fcntl = None
+
+logger = logging.getLogger(__name__)
 
 FIRST_WAIT_S = 0.01
 MAX_WAIT_S = 1.0
@@ -104,10 +107,14 @@ def _hold_turnstile(stack: contextlib.ExitStack, path: str, deadline: float) -> 
     if fcntl is None:
         return False
     try:
-        fd = os.open(_turnstile_path(path), os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
+        fd = os.open(_turnstile_path(path), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        logger.warning("cannot use the turnstile %r (%s): readers in a loop may delay this writer",
+                       _turnstile_path(path), exc.strerror)
         return False
     stack.callback(os.close, fd)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666)  # a lock, not data: writers running as other users need it too
     if not _flock_before(fd, deadline):
         return False
     stack.callback(fcntl.flock, fd, fcntl.LOCK_UN)

@@ -94,7 +94,8 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
     within one minibatch, retractions before insertions (an update reads ``-old, +new``).
     ``since`` / ``until`` take the same kinds of moments as :func:`as_of` (``None``: unbounded).
     After :func:`compact`, the changes up to its horizon are folded together: a ``since`` at or
-    before the horizon is refused, and without ``since`` those come first as the net rows.
+    before the horizon, or an ``until`` before it, is refused, and without ``since`` those come
+    first as the net rows.
 
     Example: how one country's running total changed (an update is ``-old, +new``):
 
@@ -122,6 +123,7 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
     with _reading(database) as con:
         user_cols, types = _change_log_columns(con, table_name)
         _retention.refuse_before_horizon(con, table_name, "since", lo, at_horizon_ok=False)
+        _retention.refuse_before_horizon(con, table_name, "until", hi, at_horizon_ok=True)
         # DuckDB resolves column names ignoring case, and so do table names here.
         by_lower = {c.lower(): c for c in user_cols}
         unknown = [c for c in key if not isinstance(c, str) or c.lower() not in by_lower]

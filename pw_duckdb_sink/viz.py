@@ -195,8 +195,9 @@ def preload_stat(server: Any, *, widget_id: str, database: str | os.PathLike, ta
                  value: float | None = None) -> Preloaded:
     """Show the current value of ``value_column`` on a stat widget.
 
-    With several current rows, the one with the greatest ``time_column`` wins. Pass ``value``
-    to show a figure computed elsewhere (e.g. ``read_baseline``) instead of reading the table.
+    With several current rows, the one with the greatest ``time_column`` wins (without
+    ``time_column``: the greatest value). Pass ``value`` to show a figure computed elsewhere
+    (e.g. ``read_baseline``) instead of reading the table. NaN or infinity sends nothing.
     """
     _check_server(server, widget_id)
     stamp = int(time.time() * 1000)
@@ -207,6 +208,9 @@ def preload_stat(server: Any, *, widget_id: str, database: str | os.PathLike, ta
         if not rows or rows[0][0] is None:
             return Preloaded(widget_id, table_name, 0)
         value = _numbers([rows[0][0]], column=value_column, table_name=table_name)[0]
+        if not math.isfinite(value):  # no JSON form: the widget would drop it
+            logger.warning("preload_stat: %s of %r is %s; nothing sent", value_column, table_name, value)
+            return Preloaded(widget_id, table_name, 0)
         if time_column:
             stamp = to_epoch_ms(rows[0][1])
     message = {"type": "data", "widget": widget_id, "value": _number(value), "delta": None,
@@ -252,6 +256,8 @@ def _number(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinity have no JSON form
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     try:

@@ -270,13 +270,14 @@ def test_read_baseline_refuses_time_bounds_inside_the_compacted_past(log, db_pat
         c: sum(k for (cc, _), k in final.items() if cc == c) for c in {c for c, _ in final}}
 
 
-def test_history_refuses_a_since_inside_the_compacted_past(log, db_path):
+def test_history_refuses_bounds_inside_the_compacted_past(log, db_path):
     from pw_duckdb_sink._time_travel import history
 
     con, states = log
     times = sorted(states)
     compact(con, "sales", times[30])
-    with pytest.raises(ValueError, match="compacted up to time"):
-        history(con, "sales", key={"country": "PL"}, since=times[30])
+    for bound in ({"since": times[30]}, {"until": times[29]}):
+        with pytest.raises(ValueError, match="compacted up to time"):
+            history(con, "sales", key={"country": "PL"}, **bound)
     later = history(con, "sales", key={"country": "PL"}, since=times[31]).to_pylist()
     assert all(r["time"] >= times[31] for r in later)

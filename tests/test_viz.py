@@ -15,7 +15,8 @@ from pw_duckdb_sink import viz  # noqa: E402
 
 from tests._pv_client import free_port, history_of, messages  # noqa: E402
 
-WIDGETS = ["chart_big", "chart_log", "stat_one", "table_top", "chart_epoch", "chart_time"]
+WIDGETS = ["chart_big", "chart_log", "stat_one", "table_top", "chart_epoch", "chart_time", "stat_nan",
+           "table_nan"]
 
 
 @pytest.fixture(scope="module")
@@ -185,3 +186,21 @@ def test_bad_preload_arguments_are_clear_errors_and_send_nothing(server, db_path
         viz.preload_chart(server, widget_id="chart_big", database=db_path, table_name="bad", **args)
     listener.join()
     assert [m for m in got if m.get("widget") == "chart_big" and m.get("type") == "data"] == []
+
+
+def test_nan_and_infinity_never_go_out_as_json_they_cannot_be(server, db_path):
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE odd (k BIGINT, v DOUBLE)")
+    con.executemany("INSERT INTO odd VALUES (?, ?)", [(1, float("nan")), (2, float("inf"))])
+    con.close()
+    got = []
+    listener = threading.Thread(target=lambda: got.extend(messages(server.port, seconds=1.5)))
+    listener.start()
+    time.sleep(0.5)
+    stat = viz.preload_stat(server, widget_id="stat_nan", database=db_path, table_name="odd", value_column="v")
+    table = viz.preload_table(server, widget_id="table_nan", database=db_path, table_name="odd", key_column="k",
+                              columns=["k", "v"], order_by="k", descending=False)
+    listener.join()
+    assert (stat.messages, table.messages) == (0, 2)
+    assert [m for m in got if m.get("widget") == "stat_nan"] == []
+    assert [m["row"] for m in got if m.get("widget") == "table_nan"] == [{"k": 1, "v": None}, {"k": 2, "v": None}]
