@@ -59,7 +59,12 @@ class _Pipeline:
     writers: list = field(default_factory=list)
     committer: Committer = field(default_factory=Committer)
     restores: bool = True  # the run restores from Pathway persistence; decided when it starts
-    in_background: bool = False  # decided when the run starts: see _committer
+
+    @property
+    def in_background(self) -> bool:
+        """Commit on the committer thread (see _committer). Not with persistence: Pathway may
+        count a minibatch as delivered once on_time_end returns."""
+        return not self.restores
 
 
 @dataclass(frozen=True)
@@ -208,8 +213,6 @@ class _Writer:
             pipeline = self.pipeline
             if not any(w.started for w in pipeline.writers):
                 pipeline.restores = run_restores_from_persistence()
-                # Pathway may count a persisted minibatch as delivered once on_time_end returns.
-                pipeline.in_background = not pipeline.restores
             for writer in pipeline.writers:
                 if not writer.started:
                     writer._guarded(None, writer._start)
