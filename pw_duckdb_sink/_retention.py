@@ -31,6 +31,7 @@ import duckdb
 
 from pw_duckdb_sink import _catalog
 from pw_duckdb_sink._sql import column_list, quote_ident
+from pw_duckdb_sink._time_range import ms_to_text
 
 RETENTION_TABLE = "_pw_duckdb_sink_retention"
 COMMITS_TABLE = _catalog.COMMITS
@@ -241,11 +242,9 @@ def refuse_before_horizon(con, table_name: str, name: str, bound_ms: int | None,
     horizon = compacted_horizon(con, table_name)
     if horizon is None or bound_ms is None or bound_ms > horizon or (at_horizon_ok and bound_ms == horizon):
         return
-    from pw_duckdb_sink._time_travel import _ms_to_text
-
     after = "at or after" if at_horizon_ok else "after"
     raise ValueError(
-        f"table {table_name!r} is compacted up to time {horizon} ({_ms_to_text(horizon)}): the "
+        f"table {table_name!r} is compacted up to time {horizon} ({ms_to_text(horizon)}): the "
         f"changes up to that moment were folded together, so what happened before it is gone. "
         f"Pass a {name} {after} it, or keep a longer retention")
 

@@ -61,7 +61,7 @@ def for_column(instant: dt.datetime, duckdb_type: str, *, tz: dt.tzinfo):
     """
     kind = duckdb_type.upper()
     if kind in _INTEGER_TYPES:
-        return (instant - _EPOCH) // dt.timedelta(milliseconds=1)  # exact, unlike timestamp() * 1000
+        return datetime_to_ms(instant)
     if kind in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
         return instant.astimezone(dt.timezone.utc)
     if kind.startswith("TIMESTAMP"):
@@ -72,3 +72,18 @@ def for_column(instant: dt.datetime, duckdb_type: str, *, tz: dt.tzinfo):
         f"time_column has DuckDB type {duckdb_type}; a time range needs a TIMESTAMP, TIMESTAMPTZ, DATE "
         f"or an integer millisecond epoch column"
     )
+
+
+def datetime_to_ms(moment: dt.datetime) -> int:
+    """A datetime (naive = UTC) as a millisecond epoch, exactly: float seconds would round."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return (moment - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def ms_to_text(ms: int) -> str:
+    """A millisecond epoch as ISO text for messages (the number itself if out of range)."""
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms"

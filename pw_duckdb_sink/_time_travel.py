@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from pw_duckdb_sink import _catalog, _retention
 from pw_duckdb_sink._sql import column_list, quote_ident
+from pw_duckdb_sink._time_range import datetime_to_ms, ms_to_text
 
 FORMATS = ("arrow", "pandas", "pathway")
 _COUNT = "_pw_duckdb_sink_count"  # helper column; never a user column (checked below)
@@ -119,7 +120,7 @@ def history(database, table_name: str, *, key: Mapping[str, Any], since=None, un
     lo = None if since is None else to_epoch_ms(since, what="since")
     hi = None if until is None else to_epoch_ms(until, what="until")
     if lo is not None and hi is not None and lo > hi:
-        raise ValueError(f"since ({_ms_to_text(lo)}) is after until ({_ms_to_text(hi)}); swap them")
+        raise ValueError(f"since ({ms_to_text(lo)}) is after until ({ms_to_text(hi)}); swap them")
     with _reading(database) as con:
         user_cols, types = _change_log_columns(con, table_name)
         _retention.refuse_before_horizon(con, table_name, "since", lo, at_horizon_ok=False)
@@ -161,7 +162,7 @@ def to_epoch_ms(moment, *, what: str = "moment") -> int:
     if isinstance(moment, numbers.Integral):  # also numpy ints, as history() returns them
         return int(moment)
     if isinstance(moment, dt.timedelta):
-        return _datetime_to_ms(dt.datetime.now(dt.timezone.utc) - moment)
+        return datetime_to_ms(dt.datetime.now(dt.timezone.utc) - moment)
     if isinstance(moment, str):
         try:
             moment = dt.datetime.fromisoformat(moment)
@@ -169,28 +170,13 @@ def to_epoch_ms(moment, *, what: str = "moment") -> int:
             raise ValueError(f"{what}={moment!r} is not an ISO-8601 moment such as "
                              f"'2026-12-02T15:00:00'") from exc
     if isinstance(moment, dt.datetime):  # pandas Timestamp is a datetime too
-        return _datetime_to_ms(moment)
+        return datetime_to_ms(moment)
     if isinstance(moment, dt.date):
         raise ValueError(f"{what}={moment!r} is a date without a time of day; pass "
                          f"datetime.combine({moment!r}, time(...))")
     raise ValueError(f"{what}={moment!r} ({type(moment).__name__}) is not a moment; pass a "
                      f"datetime (naive = UTC), a pandas Timestamp, an int millisecond epoch "
                      f"or a timedelta meaning 'that long ago'")
-
-
-def _datetime_to_ms(moment: dt.datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    # Integer arithmetic: float seconds would round far-future moments.
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def _ms_to_text(ms: int) -> str:
-    try:
-        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat()
-    except (OverflowError, OSError, ValueError):
-        return f"{ms} ms"
 
 
 # --- the table ---------------------------------------------------------------------------
